@@ -1,0 +1,72 @@
+/* ldr: a userspace dynamic loader for x86_64 Linux plugins.
+ *
+ * Loads shared objects without the system loader, binding their imports
+ * against the host process first, so that one C runtime serves everybody. */
+#ifndef LDR_H
+#define LDR_H
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* Dl_info */
+#endif
+#include <dlfcn.h>
+#ifndef __USE_GNU
+#error "ldr.h needs Dl_info from <dlfcn.h>: compile with -D_GNU_SOURCE, or include ldr.h first"
+#endif
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct ldr_module ldr_module;
+
+/* Map and relocate only: run no initializers, and no finalizers at close. */
+#define LDR_NOINIT   0x1
+/* Exact symbol versions only, like the system loader: no fallback, no shims. */
+#define LDR_STRICT   0x2
+/* Load from a private copy of the file (reserved for reload support). */
+#define LDR_SNAPSHOT 0x4
+
+/* Loads the shared object at PATH (a path with a slash, or a name searched
+ * like a dependency). Opening a file that is already loaded returns the
+ * same module with one more reference. NULL on failure: see ldr_error(). */
+ldr_module *ldr_open(const char *path, int flags);
+
+/* The default version of the symbol NAME, searched in the module and then
+ * in its dependencies, breadth-first. NULL if there is none. */
+void *ldr_sym(ldr_module *m, const char *name);
+
+/* NAME at exactly VERSION (hidden, non-default versions included). */
+void *ldr_vsym(ldr_module *m, const char *name, const char *version);
+
+/* Drops one reference. The last one runs the finalizers (unless the module
+ * was opened with LDR_NOINIT) and unmaps the module and the dependencies
+ * nothing else holds. 0 on success, -1 on error (see ldr_error()). */
+int ldr_close(ldr_module *m);
+
+/* This thread's last error as "FILE: reason", like dlerror(); NULL once
+ * read or if there has been none. */
+const char *ldr_error(void);
+
+struct ldr_info {
+    const char *path;   /* the file as it was found */
+    uintptr_t base;     /* load bias: file vaddr + base = address */
+    size_t size;        /* bytes reserved for the image */
+    const char *soname; /* DT_SONAME, or NULL */
+    unsigned refs;      /* handles open on the module */
+    unsigned ndeps;     /* DT_NEEDED entries */
+};
+int ldr_info(ldr_module *m, struct ldr_info *out);
+
+/* dladdr() for addresses inside ldr-loaded modules: 1 if ADDR lies in one
+ * (INFO filled in like dladdr does), 0 if not. */
+int ldr_addr(const void *addr, Dl_info *info);
+
+/* Reserved: replaces the module's code with the file's current content. */
+int ldr_reload(ldr_module *m, int flags);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,216 @@
+/* The loader's shared vocabulary: what a loaded module is, and the verbs
+ * each step of a load exports to the next. One file per step; see README. */
+#ifndef LDR_INTERNAL_H
+#define LDR_INTERNAL_H
+
+#include <elf.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "ldr.h"
+#include "reloc.h"
+
+#define LDR_API __attribute__((visibility("default")))
+
+/* A dependency is either a module ldr loaded or a library the system
+ * loader owns (the C runtime, or one the host had already). */
+struct dep {
+    struct ldr_module *mod;
+    void *host;
+};
+
+/* One handler registered through __cxa_atexit by a module's code. */
+struct exit_handler {
+    void (*fn)(void *);
+    void *arg;
+};
+
+struct version {
+    const char *name;
+    uint32_t hash;
+    bool hidden_default; /* a verdef marked VER_FLG_WEAK has no meaning here */
+};
+
+struct ldr_module {
+    char *path;        /* as found; what traces and errors name */
+    const char *name;  /* the basename of path, for short trace lines */
+    char *origin;      /* directory of the real path, for $ORIGIN */
+    dev_t dev;
+    ino_t ino;
+    int flags;         /* LDR_* flags of the load that brought it in */
+
+    /* the image */
+    uintptr_t base;            /* load bias */
+    unsigned char *map_start;  /* the reservation */
+    size_t map_size;
+    Elf64_Phdr *phdr;          /* a private copy */
+    size_t phnum;
+    uintptr_t relro_start, relro_end; /* file vaddrs, 0/0 without RELRO */
+
+    /* the dynamic section, every pointer checked against the image */
+    const Elf64_Dyn *dynamic;
+    const char *strtab;
+    size_t strsz;
+    const Elf64_Sym *symtab;
+    size_t nsyms;
+    const Elf64_Half *versym;
+    struct version *versions;  /* indexed by versym & 0x7fff */
+    size_t nversions;
+    uint32_t gnu_nbuckets, gnu_symoffset, gnu_bloom_size, gnu_bloom_shift;
+    const uint64_t *gnu_bloom;
+    const uint32_t *gnu_buckets, *gnu_chain;
+    uint32_t sysv_nbuckets;
+    const uint32_t *sysv_buckets, *sysv_chain;
+    const Elf64_Rela *rela, *jmprel;
+    size_t nrela, njmprel;
+    const uint64_t *relr;
+    size_t nrelr;
+    uintptr_t init, fini;
+    const uintptr_t *init_array, *fini_array;
+    size_t ninit_array, nfini_array;
+    const char *soname;
+    const char *runpath, *rpath;
+    uint32_t *needed;          /* strtab offsets of DT_NEEDED */
+    size_t nneeded;
+    bool symbolic, nodelete, bind_now;
+
+    /* its place among the others */
+    struct dep *deps;
+    size_t ndeps;
+    struct ldr_module *parent; /* who needed it first: RPATH inheritance */
+    unsigned opens;            /* handles given out by ldr_open */
+    bool relocated, initialized, finalized;
+    unsigned long init_seq;    /* order its initializers ran, for fini order */
+    int mark;                  /* scratch for graph walks */
+    struct exit_handler *exits;
+    size_t nexits, exits_cap;
+    struct ldr_module *next, *prev;
+};
+
+/* error.c: "FILE: reason" for ldr_error(). fail() always returns -1. */
+int fail(const char *file, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+const char *take_error(void);
+
+/* trace.c: LDR_DEBUG categories. */
+enum {
+    T_FILES = 1u << 0,
+    T_BINDINGS = 1u << 1,
+    T_RELOC = 1u << 2,
+    T_INIT = 1u << 3,
+    T_UNLOAD = 1u << 4,
+    T_ALL = ~0u
+};
+extern unsigned trace_mask;
+void trace_setup(void);
+void trace(unsigned category, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define tracing(category) (trace_mask & (category))
+
+/* elf.c: the file header and program headers, validated. */
+struct elf_file {
+    const char *path;
+    int fd;
+    off_t size;
+    dev_t dev;
+    ino_t ino;
+    Elf64_Ehdr ehdr;
+    Elf64_Phdr *phdr;
+    size_t phnum;
+};
+enum { ELF_OK = 0, ELF_BAD = -1, ELF_WRONG_KIND = -2, ELF_MISSING = -3 };
+int read_elf(struct elf_file *f);
+
+/* map.c: the image in memory. */
+int map_image(struct ldr_module *m, const struct elf_file *f);
+void *image_ptr(const struct ldr_module *m, uintptr_t vaddr, size_t len);
+bool writable_at(const struct ldr_module *m, uintptr_t vaddr, size_t len);
+bool executable_at(const struct ldr_module *m, uintptr_t vaddr);
+int protect_relro(struct ldr_module *m);
+void unmap_image(struct ldr_module *m);
+
+/* dynamic.c */
+int parse_dynamic(struct ldr_module *m);
+const char *module_str(const struct ldr_module *m, size_t off);
+
+/* symbol.c: finding definitions. */
+struct symref {
+    const char *name;
+    const char *version; /* NULL: unversioned, takes the default */
+    uint32_t version_hash;
+    uint32_t gnu_hash;
+    uint32_t sysv_hash;
+    bool have_sysv;
+};
+void symref_init(struct symref *ref, const char *name, const char *version);
+const Elf64_Sym *find_in_module(const struct ldr_module *m, struct symref *ref);
+void *symbol_address(const struct ldr_module *m, const Elf64_Sym *sym);
+uint32_t elf_sysv_hash(const char *name);
+
+/* host.c: definitions the system loader's objects offer. */
+void *host_find(void *handle, const struct symref *ref);
+void host_describe(const void *addr, const char **file, const char **sym);
+
+/* hooks.c: ldr's own implementations of what glibc gives its modules. */
+void *find_hook(const char *name);
+
+/* load.c: one file into one module (no dependencies, no relocation). */
+int open_elf(const char *path, struct elf_file *f);
+void close_elf(struct elf_file *f);
+int load_elf(struct elf_file *f, int flags, struct ldr_module **out);
+
+/* deps.c: DT_NEEDED, searched and loaded; system libraries. */
+struct load;
+int load_deps(struct load *ld);
+bool is_system_library(const char *name);
+int find_library(const struct ldr_module *m, const char *name, struct elf_file *f);
+void release_deps(struct ldr_module *m);
+
+/* reloc.c: every dynamic relocation of every module of a load. */
+int relocate(struct load *ld);
+
+/* scope.c: where a load's references bind, in the product's order. */
+struct binding {
+    uintptr_t value;
+    const struct ldr_module *mod; /* NULL when the host defined it */
+    const Elf64_Sym *sym;         /* the definition in mod */
+    const char *where;            /* what traces say */
+};
+int resolve(struct load *ld, const struct ldr_module *from, struct symref *ref, struct binding *out);
+int scope_build(struct load *ld);
+void load_release(struct load *ld);
+void *find_exported(struct ldr_module *m, struct symref *ref);
+
+/* init.c */
+int check_initializers(struct load *ld);
+void run_initializers(struct load *ld);
+void run_finalizers(struct ldr_module *m);
+char **process_argv(int *argc);
+
+/* modules.c: the list of loaded modules. */
+void lock_modules(void);
+void unlock_modules(void);
+void publish_module(struct ldr_module *m);
+struct ldr_module *find_module_by_file(dev_t dev, ino_t ino);
+struct ldr_module *find_module_by_name(const char *name);
+struct ldr_module *find_module_by_addr(const void *addr);
+bool module_is_live(const struct ldr_module *m);
+void clear_marks(void);
+void collect_unreachable(void);
+void finalize_all(void);
+void destroy_module(struct ldr_module *m);
+
+/* One ldr_open in progress: the modules it brought in, and the scope
+ * their references search after the host. */
+struct load {
+    int flags;
+    struct ldr_module *root;
+    struct ldr_module **mods; /* new modules, breadth-first from root */
+    size_t nmods, capmods;
+    struct dep *scope;        /* root and every dependency, breadth-first */
+    size_t nscope;
+    struct resolve_cache *cache;
+};
+int load_add(struct load *ld, struct ldr_module *m);
+
+#endif

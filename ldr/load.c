@@ -1,0 +1,102 @@
+/* One file into one module: validated, mapped, its dynamic section read.
+ * Dependencies and relocation come after, for the whole load at once. */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ldr_internal.h"
+
+int open_elf(const char *path, struct elf_file *f)
+{
+    memset(f, 0, sizeof *f);
+    f->path = path;
+    f->fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (f->fd < 0) {
+        fail(path, "cannot open: %s", strerror(errno));
+        return ELF_MISSING;
+    }
+    int r = read_elf(f);
+    if (r != ELF_OK) {
+        close(f->fd);
+        f->fd = -1;
+    }
+    return r;
+}
+
+void close_elf(struct elf_file *f)
+{
+    if (f->fd >= 0)
+        close(f->fd);
+    f->fd = -1;
+    free(f->phdr);
+    f->phdr = NULL;
+}
+
+static char *origin_of(const char *path)
+{
+    char real[PATH_MAX];
+    char *dir = realpath(path, real) ? strdup(real) : strdup(path);
+    if (!dir)
+        return NULL;
+    char *slash = strrchr(dir, '/');
+    if (slash == dir)
+        slash[1] = '\0';
+    else if (slash)
+        *slash = '\0';
+    else
+        strcpy(dir, ".");
+    return dir;
+}
+
+/* Takes over F (its descriptor is closed, its program headers kept). */
+int load_elf(struct elf_file *f, int flags, struct ldr_module **out)
+{
+    struct ldr_module *m = calloc(1, sizeof *m);
+    if (!m || !(m->path = strdup(f->path)) || !(m->origin = origin_of(f->path))) {
+        if (m) {
+            free(m->path);
+            free(m);
+        }
+        close_elf(f);
+        return fail(f->path, "out of memory");
+    }
+    const char *slash = strrchr(m->path, '/');
+    m->name = slash ? slash + 1 : m->path;
+    m->dev = f->dev;
+    m->ino = f->ino;
+    m->flags = flags;
+    m->phdr = f->phdr;
+    m->phnum = f->phnum;
+    for (size_t i = 0; i < m->phnum; i++) {
+        const Elf64_Phdr *p = &m->phdr[i];
+        if (p->p_type == PT_DYNAMIC)
+            m->dynamic = (const Elf64_Dyn *)p->p_vaddr; /* made absolute below */
+        if (p->p_type == PT_GNU_RELRO) {
+            m->relro_start = p->p_vaddr;
+            m->relro_end = p->p_vaddr + p->p_memsz;
+        }
+    }
+    int r = map_image(m, f);
+    f->phdr = NULL; /* the module owns them now */
+    close_elf(f);
+    if (r == 0) {
+        m->dynamic = (const Elf64_Dyn *)(m->base + (uintptr_t)m->dynamic);
+        if (m->relro_end > m->relro_start &&
+            !image_ptr(m, m->relro_start, m->relro_end - m->relro_start))
+            r = fail(m->path, "RELRO segment lies outside the image");
+        else
+            r = parse_dynamic(m);
+    }
+    if (r < 0) {
+        destroy_module(m);
+        return -1;
+    }
+    trace(T_FILES, "%s: loaded at base %#lx, %#zx bytes%s%s", m->path, (unsigned long)m->base,
+          m->map_size, m->soname ? ", soname " : "", m->soname ? m->soname : "");
+    *out = m;
+    return 0;
+}

@@ -1,0 +1,142 @@
+/* The image in memory: one reservation for the whole span, each PT_LOAD
+ * mapped from the file over it with its own protections (so the path
+ * shows in /proc/self/maps, perf and valgrind), anonymous pages for .bss,
+ * RELRO made read-only once relocation is done. */
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "ldr_internal.h"
+
+#define PAGE 4096u
+#define PAGE_DOWN(x) ((x) & ~(uintptr_t)(PAGE - 1))
+#define PAGE_UP(x) PAGE_DOWN((x) + PAGE - 1)
+
+static int prot_of(unsigned flags)
+{
+    return (flags & PF_R ? PROT_READ : 0) | (flags & PF_W ? PROT_WRITE : 0) |
+           (flags & PF_X ? PROT_EXEC : 0);
+}
+
+static int map_segment(struct ldr_module *m, const struct elf_file *f, const Elf64_Phdr *p)
+{
+    uintptr_t start = PAGE_DOWN(m->base + p->p_vaddr);
+    uintptr_t file_end = m->base + p->p_vaddr + p->p_filesz;
+    uintptr_t mem_end = PAGE_UP(m->base + p->p_vaddr + p->p_memsz);
+    int prot = prot_of(p->p_flags);
+
+    if (p->p_filesz) {
+        size_t len = PAGE_UP(file_end) - start;
+        off_t off = PAGE_DOWN(p->p_offset);
+        if (mmap((void *)start, len, prot, MAP_PRIVATE | MAP_FIXED, f->fd, off) == MAP_FAILED)
+            return fail(m->path, "cannot map segment at %#llx: %s",
+                        (unsigned long long)p->p_vaddr, strerror(errno));
+    }
+    if (p->p_memsz > p->p_filesz) {
+        /* The file page holding the end of .data continues with .bss,
+         * which must read as zeros, not as whatever follows in the file. */
+        uintptr_t tail = PAGE_UP(file_end);
+        if (p->p_filesz && (file_end & (PAGE - 1))) {
+            if (!(prot & PROT_WRITE) &&
+                mprotect((void *)PAGE_DOWN(file_end), PAGE, prot | PROT_WRITE) < 0)
+                return fail(m->path, "cannot clear .bss: %s", strerror(errno));
+            memset((void *)file_end, 0, tail - file_end);
+            if (!(prot & PROT_WRITE) && mprotect((void *)PAGE_DOWN(file_end), PAGE, prot) < 0)
+                return fail(m->path, "cannot protect .bss: %s", strerror(errno));
+        } else if (!p->p_filesz) {
+            tail = start;
+        }
+        if (mem_end > tail &&
+            mmap((void *)tail, mem_end - tail, prot, MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS, -1, 0) == MAP_FAILED)
+            return fail(m->path, "cannot map .bss: %s", strerror(errno));
+    }
+    return 0;
+}
+
+int map_image(struct ldr_module *m, const struct elf_file *f)
+{
+    uintptr_t lo = UINTPTR_MAX, hi = 0, align = PAGE;
+    for (size_t i = 0; i < f->phnum; i++) {
+        const Elf64_Phdr *p = &f->phdr[i];
+        if (p->p_type != PT_LOAD)
+            continue;
+        if (p->p_vaddr < lo)
+            lo = p->p_vaddr;
+        if (p->p_vaddr + p->p_memsz > hi)
+            hi = p->p_vaddr + p->p_memsz;
+        if (p->p_align > align)
+            align = p->p_align;
+    }
+    lo = PAGE_DOWN(lo);
+    size_t span = PAGE_UP(hi) - lo;
+    if (align > ((uintptr_t)1 << 30))
+        align = (uintptr_t)1 << 30;
+    /* Over-reserve so that the image can start on its largest p_align
+     * (huge-page aligned text, for instance), then give back the slack. */
+    size_t slack = align > PAGE ? align - PAGE : 0;
+    unsigned char *raw = mmap(NULL, span + slack, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (raw == MAP_FAILED)
+        return fail(m->path, "cannot reserve %zu bytes of address space: %s", span, strerror(errno));
+    unsigned char *start = (unsigned char *)(((uintptr_t)raw + align - 1) & ~(align - 1));
+    if (start > raw)
+        munmap(raw, start - raw);
+    if (raw + span + slack > start + span)
+        munmap(start + span, raw + span + slack - (start + span));
+    m->map_start = start;
+    m->map_size = span;
+    m->base = (uintptr_t)start - lo;
+    for (size_t i = 0; i < f->phnum; i++)
+        if (f->phdr[i].p_type == PT_LOAD && map_segment(m, f, &f->phdr[i]) < 0) {
+            unmap_image(m);
+            return -1;
+        }
+    return 0;
+}
+
+static const Elf64_Phdr *segment_at(const struct ldr_module *m, uintptr_t vaddr, size_t len)
+{
+    for (size_t i = 0; i < m->phnum; i++) {
+        const Elf64_Phdr *p = &m->phdr[i];
+        if (p->p_type == PT_LOAD && vaddr >= p->p_vaddr && vaddr - p->p_vaddr <= p->p_memsz &&
+            p->p_memsz - (vaddr - p->p_vaddr) >= len)
+            return p;
+    }
+    return NULL;
+}
+
+/* The address of [vaddr, vaddr+len) if one loaded segment holds all of it. */
+void *image_ptr(const struct ldr_module *m, uintptr_t vaddr, size_t len)
+{
+    return segment_at(m, vaddr, len) ? (void *)(m->base + vaddr) : NULL;
+}
+
+/* Relocations may write only where the file asked for writable memory. */
+bool writable_at(const struct ldr_module *m, uintptr_t vaddr, size_t len)
+{
+    const Elf64_Phdr *p = segment_at(m, vaddr, len);
+    return p && (p->p_flags & PF_W);
+}
+
+bool executable_at(const struct ldr_module *m, uintptr_t vaddr)
+{
+    const Elf64_Phdr *p = segment_at(m, vaddr, 1);
+    return p && (p->p_flags & PF_X);
+}
+
+int protect_relro(struct ldr_module *m)
+{
+    if (m->relro_end <= m->relro_start)
+        return 0;
+    uintptr_t start = PAGE_DOWN(m->base + m->relro_start);
+    uintptr_t end = PAGE_DOWN(m->base + m->relro_end);
+    if (end > start && mprotect((void *)start, end - start, PROT_READ) < 0)
+        return fail(m->path, "cannot make RELRO read-only: %s", strerror(errno));
+    return 0;
+}
+
+void unmap_image(struct ldr_module *m)
+{
+    if (m->map_start)
+        munmap(m->map_start, m->map_size);
+    m->map_start = NULL;
+}

@@ -1,0 +1,293 @@
+/* Relocation: RELR, RELA and the PLT's RELA, for every module of a load,
+ * dependencies before the modules that need them, everything bound at
+ * load time (no lazy PLT). The psABI's types are mapped to generic kinds
+ * by arch/x86_64/reloc.h. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+
+#include "ldr_internal.h"
+
+/* Unresolved strong references, all of them, for one error message. */
+struct missing {
+    char *text;
+    size_t len, cap;
+    unsigned count;
+};
+
+/* One resolved symbol per symbol index: relocations name the same symbol
+ * many times (a GOT entry and several data words). A symbol bound to an
+ * IFUNC of the module itself waits for the second pass, when the module
+ * is relocated and its resolver may run. */
+enum { UNKNOWN, BOUND, WAITING, LATE };
+struct resolved {
+    uintptr_t value;
+    uint8_t state;
+};
+
+struct pass {
+    struct load *ld;
+    struct ldr_module *m;
+    struct resolved *syms;
+    struct missing *missing;
+    bool deferred;  /* second pass: only what waited for an IFUNC */
+    bool pending;   /* first pass left something for the second */
+};
+
+static void note_missing(struct missing *mi, const char *name, const char *version)
+{
+    char item[512];
+    int n = snprintf(item, sizeof item, "%s%s%s", name, version ? "@" : "", version ? version : "");
+    if (n < 0)
+        return;
+    /* The same name twice (GOT and PLT) is listed once. */
+    if (mi->text) {
+        for (const char *p = mi->text; (p = strstr(p, item)); p += n)
+            if ((p == mi->text || p[-1] == ' ') && (p[n] == ',' || p[n] == '\0'))
+                return;
+    }
+    size_t need = mi->len + n + 3;
+    if (need > mi->cap) {
+        size_t cap = need * 2;
+        char *t = realloc(mi->text, cap);
+        if (!t)
+            return;
+        mi->text = t;
+        mi->cap = cap;
+    }
+    if (mi->len)
+        mi->len += sprintf(mi->text + mi->len, ", ");
+    mi->len += sprintf(mi->text + mi->len, "%s", item);
+    mi->count++;
+}
+
+static const char *version_of(const struct ldr_module *m, size_t symidx)
+{
+    if (!m->versym)
+        return NULL;
+    unsigned ndx = m->versym[symidx] & 0x7fff;
+    return ndx >= 2 && ndx < m->nversions ? m->versions[ndx].name : NULL;
+}
+
+static void trace_binding(const struct ldr_module *m, const char *name, const char *version,
+                          const struct binding *b)
+{
+    if (!tracing(T_BINDINGS))
+        return;
+    const char *file = b->where, *sym = name;
+    const char *defver = NULL;
+    if (b->mod) {
+        defver = version_of(b->mod, b->sym - b->mod->symtab);
+    } else if (!file) {
+        host_describe((void *)b->value, &file, &sym);
+        if (!sym)
+            sym = name;
+    }
+    trace(T_BINDINGS, "%s: %s%s%s -> %s %s%s%s (%#lx)", m->path, name, version ? "@" : "",
+          version ? version : "", b->mod ? "module" : "host", file, defver ? " " : "",
+          defver ? defver : "", (unsigned long)b->value);
+}
+
+/* 0: *value set; 1: wait for the second pass; -1: failed. */
+static int symbol_value(struct pass *p, size_t symidx, uintptr_t *value)
+{
+    struct ldr_module *m = p->m;
+    struct resolved *r = &p->syms[symidx];
+    if (r->state == BOUND || r->state == LATE) {
+        *value = r->value;
+        return 0;
+    }
+    const Elf64_Sym *s = &m->symtab[symidx];
+    const char *name = m->strtab + s->st_name;
+    const char *version = version_of(m, symidx);
+    struct binding b = {0};
+    int res;
+    if (ELF64_ST_BIND(s->st_info) == STB_LOCAL) {
+        /* A local symbol is its own definition. */
+        if (s->st_shndx == SHN_UNDEF)
+            return fail(m->path, "relocation against undefined local symbol %s", name);
+        b.mod = m;
+        b.sym = s;
+        b.where = m->path;
+        if (ELF64_ST_TYPE(s->st_info) == STT_GNU_IFUNC && !p->deferred) {
+            res = 1;
+        } else {
+            b.value = (uintptr_t)symbol_address(m, s);
+            res = b.value ? 0 : fail(m->path, "IFUNC resolver of %s lies outside the module's code", name) - 1;
+        }
+    } else {
+        struct symref ref;
+        symref_init(&ref, name, version);
+        res = resolve(p->ld, m, &ref, &b);
+    }
+    if (res == -2)
+        return -1;
+    if (res == 1) {
+        if (p->deferred)
+            return fail(m->path, "%s binds to an IFUNC in a module not yet relocated (a dependency cycle)", name);
+        r->state = WAITING;
+        return 1;
+    }
+    if (res == -1) {
+        if (ELF64_ST_BIND(s->st_info) != STB_WEAK)
+            note_missing(p->missing, name, version);
+        else
+            b = (struct binding){.value = 0, .where = "nothing (weak, unresolved)"};
+    }
+    if (res == 0 || ELF64_ST_BIND(s->st_info) == STB_WEAK)
+        trace_binding(m, name, version, &b);
+    r->value = b.value;
+    r->state = p->deferred ? LATE : BOUND;
+    *value = r->value;
+    return 0;
+}
+
+static int apply(struct pass *p, const Elf64_Rela *rel)
+{
+    struct ldr_module *m = p->m;
+    unsigned type = ELF64_R_TYPE(rel->r_info);
+    size_t symidx = ELF64_R_SYM(rel->r_info);
+    enum reloc_kind kind = reloc_kind_of(type);
+    if (kind == RK_NONE)
+        return 0;
+    if (kind == RK_UNSUPPORTED)
+        return fail(m->path, "unsupported relocation type %u (R_X86_64_%s) at offset %#lx", type,
+                    reloc_type_name(type), (unsigned long)rel->r_offset);
+    if (kind == RK_TLS)
+        return fail(m->path, "relocation R_X86_64_%s at offset %#lx: TLS not supported yet",
+                    reloc_type_name(type), (unsigned long)rel->r_offset);
+    if (!writable_at(m, rel->r_offset, 8))
+        return fail(m->path, "relocation R_X86_64_%s at offset %#lx lies outside the writable image",
+                    reloc_type_name(type), (unsigned long)rel->r_offset);
+    if (symidx >= m->nsyms)
+        return fail(m->path, "relocation at offset %#lx names symbol %zu of %zu",
+                    (unsigned long)rel->r_offset, symidx, m->nsyms);
+    bool with_symbol = symidx && (kind == RK_ABS || kind == RK_GOT || kind == RK_PLT);
+    /* The second pass applies only what the first left waiting. */
+    if (p->deferred && kind != RK_IRELATIVE &&
+        !(with_symbol && (p->syms[symidx].state == WAITING || p->syms[symidx].state == LATE)))
+        return 0;
+    uintptr_t s = 0, value;
+    if (with_symbol) {
+        int r = symbol_value(p, symidx, &s);
+        if (r < 0)
+            return -1;
+        if (r == 1) {
+            p->pending = true;
+            return 0;
+        }
+    }
+    switch (kind) {
+    case RK_RELATIVE:
+        value = m->base + rel->r_addend;
+        break;
+    case RK_ABS:
+        value = s + rel->r_addend;
+        break;
+    case RK_GOT:
+    case RK_PLT:
+        value = s;
+        break;
+    case RK_IRELATIVE:
+        /* The resolver may read data other relocations fill in: it runs
+         * in the second pass, after all of them. */
+        if (!p->deferred) {
+            p->pending = true;
+            return 0;
+        }
+        if (!executable_at(m, rel->r_addend))
+            return fail(m->path, "IRELATIVE resolver at %#lx lies outside the module's code",
+                        (unsigned long)rel->r_addend);
+        value = (uintptr_t)((ifunc_resolver)(m->base + rel->r_addend))(getauxval(AT_HWCAP));
+        break;
+    default:
+        return 0;
+    }
+    *(uintptr_t *)(m->base + rel->r_offset) = value;
+    if (tracing(T_RELOC))
+        trace(T_RELOC, "%s: %s +%#lx = %#lx%s%s", m->path, reloc_type_name(type),
+              (unsigned long)rel->r_offset, (unsigned long)value, symidx ? " " : "",
+              symidx ? m->strtab + m->symtab[symidx].st_name : "");
+    return 0;
+}
+
+/* RELR: an address word, then bitmaps of the following words. */
+static int apply_relr(struct ldr_module *m)
+{
+    uintptr_t where = 0;
+    for (size_t i = 0; i < m->nrelr; i++) {
+        uint64_t entry = m->relr[i];
+        if (!(entry & 1)) {
+            where = entry;
+            if (!writable_at(m, where, 8))
+                return fail(m->path, "RELR relocation at offset %#lx lies outside the writable image",
+                            (unsigned long)where);
+            *(uintptr_t *)(m->base + where) += m->base;
+            where += 8;
+            continue;
+        }
+        for (unsigned bit = 1; bit < 64; bit++) {
+            if (!((entry >> bit) & 1))
+                continue;
+            uintptr_t at = where + (bit - 1) * 8;
+            if (!writable_at(m, at, 8))
+                return fail(m->path, "RELR relocation at offset %#lx lies outside the writable image",
+                            (unsigned long)at);
+            *(uintptr_t *)(m->base + at) += m->base;
+        }
+        where += 63 * 8;
+    }
+    if (m->nrelr)
+        trace(T_RELOC, "%s: RELR %zu entries applied", m->path, m->nrelr);
+    return 0;
+}
+
+static int walk(struct pass *p)
+{
+    const struct ldr_module *m = p->m;
+    for (size_t i = 0; i < m->nrela; i++)
+        if (apply(p, &m->rela[i]) < 0)
+            return -1;
+    for (size_t i = 0; i < m->njmprel; i++)
+        if (apply(p, &m->jmprel[i]) < 0)
+            return -1;
+    return 0;
+}
+
+static int relocate_module(struct load *ld, struct ldr_module *m, struct missing *missing)
+{
+    struct pass p = {.ld = ld, .m = m, .missing = missing};
+    p.syms = calloc(m->nsyms ? m->nsyms : 1, sizeof *p.syms);
+    if (!p.syms)
+        return fail(m->path, "out of memory");
+    int r = apply_relr(m);
+    if (r == 0)
+        r = walk(&p);
+    if (r == 0) {
+        m->relocated = true;
+        if (p.pending) {
+            p.deferred = true;
+            r = walk(&p);
+        }
+    }
+    free(p.syms);
+    return r;
+}
+
+/* Dependencies first (the load's list is breadth-first from the root, so
+ * backwards), so that a dependency's IFUNC resolvers run relocated. */
+int relocate(struct load *ld)
+{
+    struct missing missing = {0};
+    int r = 0;
+    for (size_t i = ld->nmods; i-- > 0 && r == 0;)
+        r = relocate_module(ld, ld->mods[i], &missing);
+    if (r == 0 && missing.count)
+        r = fail(ld->root->path, "%u undefined symbol%s: %s", missing.count,
+                 missing.count > 1 ? "s" : "", missing.text);
+    for (size_t i = 0; r == 0 && i < ld->nmods; i++)
+        r = protect_relro(ld->mods[i]);
+    free(missing.text);
+    return r;
+}

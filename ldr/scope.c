@@ -1,0 +1,219 @@
+/* Where a reference binds, in the order that is ldr's point:
+ *   0. ldr's own services that stand in for the system loader's
+ *      (hooks.c: __cxa_atexit and friends);
+ *   1. the host process: everything dlsym(RTLD_DEFAULT) sees;
+ *   2. the load's root and the modules loaded for it, breadth-first
+ *      (a DT_SYMBOLIC module looks in itself before anything else).
+ * Answers are cached per load, keyed by an xxHash of the name: libraries
+ * import the same few hundred names many times over. */
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+#include "ldr_internal.h"
+
+struct cache_entry {
+    uint64_t hash;
+    const char *name, *version;
+    struct binding b;
+    bool used, found;
+};
+
+struct resolve_cache {
+    struct cache_entry *slots;
+    size_t cap, count;
+};
+
+static uint64_t key_of(const struct symref *ref)
+{
+    uint64_t h = XXH3_64bits(ref->name, strlen(ref->name));
+    return ref->version ? h ^ XXH3_64bits_withSeed(ref->version, strlen(ref->version), 1) : h;
+}
+
+static struct cache_entry *cache_slot(struct resolve_cache *c, uint64_t h, const struct symref *ref)
+{
+    for (size_t i = h & (c->cap - 1);; i = (i + 1) & (c->cap - 1)) {
+        struct cache_entry *e = &c->slots[i];
+        if (!e->used)
+            return e;
+        if (e->hash == h && strcmp(e->name, ref->name) == 0 &&
+            (e->version == ref->version ||
+             (e->version && ref->version && strcmp(e->version, ref->version) == 0)))
+            return e;
+    }
+}
+
+static bool cache_grow(struct resolve_cache *c)
+{
+    size_t ncap = c->cap ? c->cap * 2 : 1024;
+    struct cache_entry *old = c->slots;
+    size_t ocap = c->cap;
+    c->slots = calloc(ncap, sizeof *c->slots);
+    if (!c->slots) {
+        c->slots = old;
+        return false;
+    }
+    c->cap = ncap;
+    for (size_t i = 0; i < ocap; i++)
+        if (old[i].used) {
+            struct symref ref = {.name = old[i].name, .version = old[i].version};
+            *cache_slot(c, old[i].hash, &ref) = old[i];
+        }
+    free(old);
+    return true;
+}
+
+static void cache_free(struct resolve_cache *c)
+{
+    if (c)
+        free(c->slots);
+    free(c);
+}
+
+static bool find_in_scope_entry(const struct dep *d, struct symref *ref, struct binding *out)
+{
+    if (d->mod) {
+        const Elf64_Sym *sym = find_in_module(d->mod, ref);
+        if (!sym)
+            return false;
+        out->mod = d->mod;
+        out->sym = sym;
+        out->where = d->mod->path;
+        out->value = 0;
+        return true;
+    }
+    void *addr = host_find(d->host, ref);
+    if (!addr)
+        return false;
+    out->mod = NULL;
+    out->sym = NULL;
+    out->where = NULL;
+    out->value = (uintptr_t)addr;
+    return true;
+}
+
+static bool lookup(struct load *ld, struct symref *ref, struct binding *out)
+{
+    void *hook = find_hook(ref->name);
+    if (hook) {
+        *out = (struct binding){.value = (uintptr_t)hook, .where = "ldr"};
+        return true;
+    }
+    void *addr = host_find(RTLD_DEFAULT, ref);
+    if (addr) {
+        *out = (struct binding){.value = (uintptr_t)addr};
+        return true;
+    }
+    for (size_t i = 0; i < ld->nscope; i++)
+        if (find_in_scope_entry(&ld->scope[i], ref, out))
+            return true;
+    return false;
+}
+
+/* The value of a binding to a definition in an ldr module. An IFUNC is
+ * resolved only once its module is relocated: the resolver may read its
+ * own GOT. */
+static int settle(struct binding *b)
+{
+    if (!b->mod || b->value)
+        return 0;
+    if (ELF64_ST_TYPE(b->sym->st_info) == STT_GNU_IFUNC && !b->mod->relocated)
+        return 1;
+    b->value = (uintptr_t)symbol_address(b->mod, b->sym);
+    if (!b->value)
+        return fail(b->mod->path, "IFUNC resolver of %s lies outside the module's code",
+                    b->mod->strtab + b->sym->st_name);
+    return 0;
+}
+
+/* 0: bound (out filled); 1: bound to an IFUNC not yet callable, try again
+ * after the defining module is relocated; -1: nothing defines it; -2: an
+ * error, which ldr_error() reports. */
+int resolve(struct load *ld, const struct ldr_module *from, struct symref *ref, struct binding *out)
+{
+    if (from->symbolic) {
+        struct dep self = {.mod = (struct ldr_module *)from};
+        if (find_in_scope_entry(&self, ref, out)) {
+            int r = settle(out);
+            return r < 0 ? -2 : r;
+        }
+    }
+    struct resolve_cache *c = ld->cache;
+    if (!c && (c = ld->cache = calloc(1, sizeof *c)) == NULL)
+        return fail(from->path, "out of memory") - 1;
+    if ((c->count + 1) * 2 > c->cap && !cache_grow(c))
+        return fail(from->path, "out of memory") - 1;
+    uint64_t h = key_of(ref);
+    struct cache_entry *e = cache_slot(c, h, ref);
+    if (!e->used) {
+        e->found = lookup(ld, ref, &e->b);
+        e->used = true;
+        e->hash = h;
+        e->name = ref->name;
+        e->version = ref->version;
+        c->count++;
+    }
+    if (!e->found)
+        return -1;
+    int r = settle(&e->b);
+    *out = e->b;
+    return r < 0 ? -2 : r;
+}
+
+static int scope_add(struct load *ld, struct dep d, size_t *cap)
+{
+    for (size_t i = 0; i < ld->nscope; i++)
+        if ((d.mod && ld->scope[i].mod == d.mod) || (d.host && ld->scope[i].host == d.host))
+            return 0;
+    if (ld->nscope == *cap) {
+        size_t ncap = *cap ? *cap * 2 : 16;
+        struct dep *s = realloc(ld->scope, ncap * sizeof *s);
+        if (!s)
+            return fail(ld->root->path, "out of memory");
+        ld->scope = s;
+        *cap = ncap;
+    }
+    ld->scope[ld->nscope++] = d;
+    return 0;
+}
+
+/* The root, then its dependencies breadth-first, each once. */
+int scope_build(struct load *ld)
+{
+    size_t cap = 0;
+    if (scope_add(ld, (struct dep){.mod = ld->root}, &cap) < 0)
+        return -1;
+    for (size_t i = 0; i < ld->nscope; i++) {
+        const struct ldr_module *m = ld->scope[i].mod;
+        for (size_t j = 0; m && j < m->ndeps; j++)
+            if (scope_add(ld, m->deps[j], &cap) < 0)
+                return -1;
+    }
+    return 0;
+}
+
+void load_release(struct load *ld)
+{
+    cache_free(ld->cache);
+    ld->cache = NULL;
+    free(ld->scope);
+    ld->scope = NULL;
+    free(ld->mods);
+    ld->mods = NULL;
+}
+
+/* ldr_sym: the module, then its dependencies breadth-first, like dlsym on
+ * a handle; the host's global definitions are not searched. */
+void *find_exported(struct ldr_module *m, struct symref *ref)
+{
+    struct load ld = {.root = m};
+    void *addr = NULL;
+    if (scope_build(&ld) == 0)
+        for (size_t i = 0; i < ld.nscope && !addr; i++) {
+            struct binding b;
+            if (find_in_scope_entry(&ld.scope[i], ref, &b))
+                addr = settle(&b) == 0 ? (void *)b.value : NULL;
+        }
+    free(ld.scope);
+    return addr;
+}

@@ -1,0 +1,131 @@
+/* Finding a definition in one module: the GNU hash with its Bloom filter,
+ * or the SysV hash, then the version rules. */
+#include <string.h>
+#include <sys/auxv.h>
+
+#include "ldr_internal.h"
+
+static uint32_t gnu_hash(const char *s)
+{
+    uint32_t h = 5381;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        h = h * 33 + *p;
+    return h;
+}
+
+uint32_t elf_sysv_hash(const char *s)
+{
+    uint32_t h = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        h = (h << 4) + *p;
+        uint32_t g = h & 0xf0000000;
+        h ^= g >> 24;
+        h &= ~g;
+    }
+    return h;
+}
+
+void symref_init(struct symref *ref, const char *name, const char *version)
+{
+    ref->name = name;
+    ref->version = version;
+    ref->version_hash = version ? elf_sysv_hash(version) : 0;
+    ref->gnu_hash = gnu_hash(name);
+    ref->have_sysv = false;
+}
+
+/* A versioned reference binds only to a definition of that version,
+ * hidden ones included (that is how old callers keep their old ABI); an
+ * unversioned one takes the default, never a hidden version. */
+static bool version_matches(const struct ldr_module *m, size_t index, const struct symref *ref)
+{
+    if (!m->versym)
+        return true;
+    unsigned v = m->versym[index];
+    unsigned ndx = v & 0x7fff;
+    if (!ref->version)
+        return !(v & 0x8000);
+    if (ndx < 2)
+        return false;
+    const struct version *def = &m->versions[ndx];
+    return def->hash == ref->version_hash && strcmp(def->name, ref->version) == 0;
+}
+
+static bool is_definition(const Elf64_Sym *s)
+{
+    unsigned bind = ELF64_ST_BIND(s->st_info), type = ELF64_ST_TYPE(s->st_info);
+    if (s->st_shndx == SHN_UNDEF)
+        return false;
+    if (bind != STB_GLOBAL && bind != STB_WEAK && bind != STB_GNU_UNIQUE)
+        return false;
+    if (type == STT_TLS)
+        return true;
+    if (s->st_value == 0 && s->st_shndx != SHN_ABS)
+        return false;
+    return type == STT_NOTYPE || type == STT_OBJECT || type == STT_FUNC || type == STT_COMMON ||
+           type == STT_GNU_IFUNC;
+}
+
+static bool matches(const struct ldr_module *m, size_t i, const struct symref *ref)
+{
+    const Elf64_Sym *s = &m->symtab[i];
+    return is_definition(s) && strcmp(m->strtab + s->st_name, ref->name) == 0 &&
+           version_matches(m, i, ref);
+}
+
+static const Elf64_Sym *find_gnu(const struct ldr_module *m, const struct symref *ref)
+{
+    uint32_t h = ref->gnu_hash;
+    uint64_t word = m->gnu_bloom[(h / 64) & (m->gnu_bloom_size - 1)];
+    uint64_t mask = ((uint64_t)1 << (h % 64)) | ((uint64_t)1 << ((h >> m->gnu_bloom_shift) % 64));
+    if ((word & mask) != mask)
+        return NULL;
+    uint32_t i = m->gnu_buckets[h % m->gnu_nbuckets];
+    if (i < m->gnu_symoffset)
+        return NULL;
+    /* dynamic.c checked that every chain ends inside the symbol table. */
+    for (;; i++) {
+        uint32_t c = m->gnu_chain[i - m->gnu_symoffset];
+        if ((c | 1) == (h | 1) && matches(m, i, ref))
+            return &m->symtab[i];
+        if (c & 1)
+            return NULL;
+    }
+}
+
+static const Elf64_Sym *find_sysv(const struct ldr_module *m, struct symref *ref)
+{
+    if (!ref->have_sysv) {
+        ref->sysv_hash = elf_sysv_hash(ref->name);
+        ref->have_sysv = true;
+    }
+    /* The chain is walked at most nsyms steps, so a looping chain in a
+     * hostile file ends. */
+    size_t steps = 0;
+    for (uint32_t i = m->sysv_buckets[ref->sysv_hash % m->sysv_nbuckets];
+         i != STN_UNDEF && i < m->nsyms && steps++ < m->nsyms; i = m->sysv_chain[i])
+        if (matches(m, i, ref))
+            return &m->symtab[i];
+    return NULL;
+}
+
+const Elf64_Sym *find_in_module(const struct ldr_module *m, struct symref *ref)
+{
+    if (m->gnu_buckets)
+        return find_gnu(m, ref);
+    return find_sysv(m, ref);
+}
+
+/* The address a definition stands for; an IFUNC's resolver is called,
+ * and NULL returned when the resolver does not lie in the module's code. */
+void *symbol_address(const struct ldr_module *m, const Elf64_Sym *sym)
+{
+    if (sym->st_shndx == SHN_ABS)
+        return (void *)sym->st_value;
+    uintptr_t addr = m->base + sym->st_value;
+    if (ELF64_ST_TYPE(sym->st_info) != STT_GNU_IFUNC)
+        return (void *)addr;
+    if (!executable_at(m, sym->st_value))
+        return NULL;
+    return ((ifunc_resolver)addr)(getauxval(AT_HWCAP));
+}

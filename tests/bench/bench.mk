@@ -1,0 +1,39 @@
+# make bench: ldr against the system loader. Load + close times, each run
+# in a fresh process (tests/bench/run.c drives tests/bench/load.c), then
+# ldr_sym against dlsym in one process (tests/bench/sym.c). Built only here.
+# BENCH_RUNS=N (make variable or environment) sets the runs per library;
+# BENCH_LIBS replaces the list of libraries.
+
+BENCH_PROGS = tests/bench/bench-load$(EXEEXT) tests/bench/bench-run$(EXEEXT) \
+	tests/bench/bench-sym$(EXEEXT)
+EXTRA_PROGRAMS += tests/bench/bench-load tests/bench/bench-run tests/bench/bench-sym
+
+# -static links libldr.a rather than libldr.so: the helpers are then plain
+# executables, not libtool wrapper scripts, so each measured run is one exec.
+tests_bench_bench_load_SOURCES = tests/bench/load.c
+tests_bench_bench_load_LDFLAGS = $(AM_LDFLAGS) -static
+tests_bench_bench_load_LDADD = libldr.la -ldl
+
+tests_bench_bench_run_SOURCES = tests/bench/run.c
+
+tests_bench_bench_sym_SOURCES = tests/bench/sym.c
+tests_bench_bench_sym_CFLAGS = $(AM_CFLAGS) $(LIBELF_CFLAGS)
+tests_bench_bench_sym_LDFLAGS = $(AM_LDFLAGS) -static
+tests_bench_bench_sym_LDADD = libldr.la $(LIBELF_LIBS) -ldl
+
+BENCH_PLUGIN = tests/build/bench-plugin.so
+BENCH_SYSLIB = /usr/lib/x86_64-linux-gnu
+BENCH_LIBS = $(BENCH_PLUGIN) $(BENCH_SYSLIB)/libz.so.1 $(BENCH_SYSLIB)/libsqlite3.so.0 \
+	$(BENCH_SYSLIB)/libcrypto.so.3 $(BENCH_SYSLIB)/libpython3.11.so.1.0 \
+	$(BENCH_SYSLIB)/libLLVM-15.so.1
+
+$(BENCH_PLUGIN): $(srcdir)/tests/bench/plugin.c
+	@$(MKDIR_P) $(@D)
+	$(AM_V_CC)$(CC) -std=gnu11 -O1 -fPIC -shared -Wall -Wextra -Werror -o $@ $(srcdir)/tests/bench/plugin.c
+
+bench: $(BENCH_PROGS) $(BENCH_PLUGIN)
+	@tests/bench/bench-run -n '$(BENCH_RUNS)' tests/bench/bench-load$(EXEEXT) $(BENCH_LIBS)
+	@tests/bench/bench-sym$(EXEEXT) $(BENCH_SYSLIB)/libsqlite3.so.0
+
+CLEANFILES += $(BENCH_PROGS) $(BENCH_PLUGIN)
+EXTRA_DIST += tests/bench/plugin.c

@@ -1,0 +1,426 @@
+/* Module life cycle: initializers and finalizers, dependencies, reference
+ * counts, unmapping, errors, and ldr_addr(). */
+#include <dlfcn.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include <ldr.h>
+
+#include "fixtures/host.h"
+#include "fixtures/testutil.h"
+
+extern char **environ;
+
+typedef int intfn(void);
+
+/* main's arguments, for comparison with what constructors receive. */
+static int main_argc;
+static char **main_argv;
+
+static ldr_module *open_ok(const char *path, int flags)
+{
+    ldr_module *m = ldr_open(path, flags);
+    ck_assert_msg(m != NULL, "ldr_open(%s): %s", path, ldr_error());
+    return m;
+}
+
+static void *sym_ok(ldr_module *m, const char *name)
+{
+    void *p = ldr_sym(m, name);
+    ck_assert_msg(p != NULL, "ldr_sym(%s) is NULL: %s", name, ldr_error());
+    return p;
+}
+
+static struct ldr_info info_ok(ldr_module *m)
+{
+    struct ldr_info i;
+    ck_assert_int_eq(ldr_info(m, &i), 0);
+    ck_assert_uint_gt(i.size, 0);
+    return i;
+}
+
+static void close_ok(ldr_module *m)
+{
+    ck_assert_msg(ldr_close(m) == 0, "ldr_close: %s", ldr_error());
+}
+
+/* What the ELF and C rules prescribe: DT_INIT before DT_INIT_ARRAY, which
+ * runs in priority order, default priority last; at unload the reverse,
+ * DT_FINI_ARRAY (highest priority number first) and DT_FINI last. */
+#define INIT_ORDER "DT_INIT,ctor101,ctor102,ctor,"
+#define FINI_ORDER "dtor,dtor102,dtor101,DT_FINI,"
+
+START_TEST(test_init_fini_order)
+{
+    /* The system loader first, to show the expectation is the norm. */
+    host_trace[0] = '\0';
+    void *h = dlopen(fixture("libinit.so"), RTLD_NOW | RTLD_LOCAL);
+    ck_assert_msg(h != NULL, "%s", dlerror());
+    ck_assert_str_eq(host_trace, INIT_ORDER);
+    dlclose(h);
+    ck_assert_str_eq(host_trace, INIT_ORDER FINI_ORDER);
+
+    host_trace[0] = '\0';
+    ldr_module *m = open_ok(fixture("libinit.so"), 0);
+    ck_assert_str_eq(host_trace, INIT_ORDER);
+    close_ok(m);
+    ck_assert_str_eq(host_trace, INIT_ORDER FINI_ORDER);
+}
+END_TEST
+
+/* Constructors get the process's argc, argv and envp. */
+START_TEST(test_init_args)
+{
+    memset(&host_ctor_args, 0, sizeof host_ctor_args);
+    ldr_module *m = open_ok(fixture("libinit.so"), 0);
+    ck_assert_int_eq(host_ctor_args.called, 1);
+    ck_assert_int_eq(host_ctor_args.argc, main_argc);
+    ck_assert_ptr_nonnull(host_ctor_args.argv);
+    for (int i = 0; i < main_argc; i++)
+        ck_assert_str_eq(host_ctor_args.argv[i], main_argv[i]);
+    ck_assert_ptr_null(host_ctor_args.argv[main_argc]);
+    ck_assert_ptr_nonnull(host_ctor_args.envp);
+    int n = 0;
+    for (; environ[n]; n++)
+        ck_assert_str_eq(host_ctor_args.envp[n], environ[n]);
+    ck_assert_ptr_null(host_ctor_args.envp[n]);
+    close_ok(m);
+}
+END_TEST
+
+/* LDR_NOINIT: mapped and relocated, but no initializer or finalizer. */
+START_TEST(test_noinit)
+{
+    host_trace[0] = '\0';
+    ldr_module *m = open_ok(fixture("libinit.so"), LDR_NOINIT);
+    ck_assert_int_eq(((intfn *)sym_ok(m, "init_present"))(), 1);
+    close_ok(m);
+    ck_assert_str_eq(host_trace, "");
+}
+END_TEST
+
+/* A dependency is initialized before, and finalized after, its user. */
+START_TEST(test_dep_init_order)
+{
+    host_trace[0] = '\0';
+    ldr_module *m = open_ok(fixture("libinitmain.so"), 0);
+    ck_assert_str_eq(host_trace, "dep+,main+,");
+    /* The dependency was bound before libinitmain's constructor ran. */
+    ck_assert_int_eq(((intfn *)sym_ok(m, "initmain_seen"))(), 5);
+    close_ok(m);
+    ck_assert_str_eq(host_trace, "dep+,main+,main-,dep-,");
+}
+END_TEST
+
+/* The dependency is found in $ORIGIN/sub, and is that very file. */
+static void check_origin(const char *name)
+{
+    ldr_module *m = open_ok(fixture(name), 0);
+    ck_assert_int_eq(((intfn *)sym_ok(m, "origin_call"))(), 301);
+    ck_assert_uint_eq(info_ok(m).ndeps, count_needed(fixture(name)));
+    ck_assert_uint_ge(info_ok(m).ndeps, 1);
+
+    ldr_module *dep = open_ok(fixture("sub/liborigindep.so"), 0);
+    struct ldr_info di = info_ok(dep);
+    /* Handles given out by ldr_open: the dependency link is not one. */
+    ck_assert_uint_eq(di.refs, 1);
+    ck_assert_ptr_nonnull(strstr(di.path, "sub/liborigindep.so"));
+    ck_assert_ptr_eq(ldr_sym(dep, "origindep_value"), sym_ok(m, "origindep_value"));
+    close_ok(dep);
+    close_ok(m);
+    ck_assert_uint_eq(pages_mapped(di.base, di.size), 0);
+}
+
+START_TEST(test_origin_runpath)
+{
+    check_origin("liborigin_runpath.so");
+}
+END_TEST
+
+START_TEST(test_origin_rpath)
+{
+    check_origin("liborigin_rpath.so");
+}
+END_TEST
+
+/* libzuse.so needs libz.so.1, which this host links: it must get the
+ * host's deflate, and no second copy of zlib may be mapped. */
+START_TEST(test_host_dep_reused)
+{
+    (void)zlibVersion(); /* this host really uses zlib */
+    int before = maps_lines("libz.so");
+    ck_assert_int_gt(before, 0);
+    ldr_module *m = open_ok(fixture("libzuse.so"), 0);
+    void *(*deflate_addr)(void) = (void *(*)(void))sym_ok(m, "zuse_deflate");
+    ck_assert_ptr_eq(deflate_addr(), dlsym(RTLD_DEFAULT, "deflate"));
+    const char *(*version)(void) = (const char *(*)(void))sym_ok(m, "zuse_version");
+    ck_assert_ptr_eq(version(), zlibVersion());
+    ck_assert_int_eq(maps_lines("libz.so"), before);
+    close_ok(m);
+    ck_assert_int_eq(maps_lines("libz.so"), before);
+    ck_assert_ptr_eq(dlsym(RTLD_DEFAULT, "deflate"), (void *)deflate);
+}
+END_TEST
+
+/* libcyca.so needs libcycb.so needs libcyca.so. */
+START_TEST(test_cycle)
+{
+    ldr_module *a = open_ok(fixture("libcyca.so"), 0);
+    ck_assert_int_eq(((intfn *)sym_ok(a, "cyca_call"))(), (11 + 1) * 2);
+    ldr_module *b = open_ok(fixture("libcycb.so"), 0);
+    struct ldr_info ai = info_ok(a), bi = info_ok(b);
+    ck_assert_ptr_ne(a, b);
+    ck_assert_uint_eq(ai.refs, 1);
+    ck_assert_uint_eq(bi.refs, 1);
+    ck_assert_uint_eq(ai.ndeps, count_needed(fixture("libcyca.so")));
+    ck_assert_uint_eq(bi.ndeps, count_needed(fixture("libcycb.so")));
+    close_ok(b);
+    close_ok(a);
+    ck_assert_uint_eq(pages_mapped(ai.base, ai.size), 0);
+    ck_assert_uint_eq(pages_mapped(bi.base, bi.size), 0);
+    ck_assert_int_eq(maps_lines("libcyc"), 0);
+}
+END_TEST
+
+/* The last ldr_close unmaps the whole range the module had. */
+START_TEST(test_unmapped_after_close)
+{
+    const char *path = fixture("libreloc.so");
+    ldr_module *m = open_ok(path, 0);
+    struct ldr_info i = info_ok(m);
+    ck_assert_str_eq(i.path, path);
+    ck_assert_uint_eq(i.refs, 1);
+    ck_assert_uint_gt(pages_mapped(i.base, i.size), 0);
+    close_ok(m);
+    ck_assert_uint_eq(pages_mapped(i.base, i.size), 0);
+    ck_assert_int_eq(maps_lines(path), 0);
+}
+END_TEST
+
+/* The same file opened twice is one module with two references: it stays
+ * mapped and usable until the second close. */
+START_TEST(test_refcount)
+{
+    const char *path = fixture("libreloc.so");
+    ldr_module *m1 = open_ok(path, 0);
+    ldr_module *m2 = open_ok(path, 0);
+    ck_assert_ptr_eq(m1, m2);
+    struct ldr_info i = info_ok(m1);
+    ck_assert_uint_eq(i.refs, 2);
+    size_t all = pages_in(i.base, i.size);
+    intfn *f = (intfn *)sym_ok(m1, "reloc_self_fn");
+    close_ok(m1);
+    ck_assert_uint_eq(info_ok(m2).refs, 1);
+    ck_assert_int_eq(f(), 41);
+    ck_assert_uint_gt(pages_mapped(i.base, i.size), 0);
+    ck_assert_uint_le(pages_mapped(i.base, i.size), all);
+    close_ok(m2);
+    ck_assert_uint_eq(pages_mapped(i.base, i.size), 0);
+}
+END_TEST
+
+/* A different spelling of the same file's path is still the same file. */
+START_TEST(test_same_file_other_path)
+{
+    const char *top = getenv("LDR_BUILD");
+    char *other;
+    ck_assert_int_ne(asprintf(&other, "%s/tests/build/../build/./libreloc.so", top), -1);
+    ldr_module *m1 = open_ok(fixture("libreloc.so"), 0);
+    ldr_module *m2 = open_ok(other, 0);
+    ck_assert_ptr_eq(m1, m2);
+    ck_assert_uint_eq(info_ok(m1).refs, 2);
+    close_ok(m2);
+    close_ok(m1);
+    free(other);
+}
+END_TEST
+
+START_TEST(test_error_none)
+{
+    ck_assert_ptr_null(ldr_error());
+    ldr_module *m = open_ok(fixture("libreloc.so"), 0);
+    close_ok(m);
+    ck_assert_ptr_null(ldr_error());
+}
+END_TEST
+
+/* "FILE: reason", then NULL once read. */
+START_TEST(test_error_nonexistent)
+{
+    const char *path = "/nonexistent/dir/libnope.so";
+    ck_assert_ptr_null(ldr_open(path, 0));
+    const char *e = ldr_error();
+    ck_assert_ptr_nonnull(e);
+    size_t n = strlen(path);
+    ck_assert_msg(strncmp(e, path, n) == 0 && strncmp(e + n, ": ", 2) == 0 && e[n + 2],
+                  "error \"%s\" is not \"%s: reason\"", e, path);
+    ck_assert_ptr_null(ldr_error());
+    /* A name without a slash is searched for, and the error names it. */
+    ck_assert_ptr_null(ldr_open("libldr-test-no-such-lib.so.9", 0));
+    e = ldr_error();
+    ck_assert_ptr_nonnull(e);
+    ck_assert_ptr_nonnull(strstr(e, "libldr-test-no-such-lib.so.9"));
+    ck_assert_ptr_null(ldr_error());
+}
+END_TEST
+
+/* Lines of /proc/self/maps that are executable or name FILE. */
+static int code_maps(const char *file)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    char line[4096], perms[8];
+    int n = 0;
+    ck_assert_ptr_nonnull(f);
+    while (fgets(line, sizeof line, f))
+        if ((sscanf(line, "%*s %7s", perms) == 1 && perms[2] == 'x') || strstr(line, file))
+            n++;
+    fclose(f);
+    return n;
+}
+
+/* Strong symbols nobody defines fail the load; the message names every one
+ * of them with the version asked for, and nothing stays mapped. */
+START_TEST(test_unresolved)
+{
+    const char *path = fixture("libunres.so");
+
+    /* The system loader refuses it too. */
+    ck_assert_ptr_null(dlopen(path, RTLD_NOW | RTLD_LOCAL));
+    ck_assert_ptr_nonnull(strstr(dlerror(), "missing_"));
+
+    /* A successful load first, so that one-time setup is not counted. */
+    ldr_close(open_ok(fixture("libreloc.so"), 0));
+    int before = code_maps("libunres");
+
+    ck_assert_ptr_null(ldr_open(path, 0));
+    const char *e = ldr_error();
+    ck_assert_ptr_nonnull(e);
+    ck_assert_msg(strstr(e, "libunres.so") != NULL, "error \"%s\" does not name the file", e);
+    ck_assert_msg(strstr(e, "missing_fn") && strstr(e, "missing_var") && strstr(e, "missing_plain"),
+                  "error \"%s\" does not list all three unresolved symbols", e);
+    /* Both versioned ones with their version (however it is spelled). */
+    const char *v1 = strstr(e, "MISS_1.0");
+    ck_assert_msg(v1 != NULL, "error \"%s\" does not give the version", e);
+    ck_assert_msg(strstr(v1 + 1, "MISS_1.0") != NULL || strstr(e, "MISS_1.0: missing_fn"),
+                  "error \"%s\" gives the version once for two symbols", e);
+    ck_assert_msg(strstr(e, "missing_present") == NULL, "error \"%s\" lists a symbol that exists", e);
+    ck_assert_ptr_null(ldr_error());
+
+    ck_assert_int_eq(maps_lines("libunres.so"), 0);
+    ck_assert_int_eq(maps_lines("libmissing.so"), 0);
+    ck_assert_int_eq(code_maps("libunres"), before);
+
+    /* And again, as the state after a failure must be clean. */
+    ck_assert_ptr_null(ldr_open(path, 0));
+    ck_assert_ptr_nonnull(ldr_error());
+    ck_assert_int_eq(code_maps("libunres"), before);
+}
+END_TEST
+
+static void check_refused(const char *path)
+{
+    ck_assert_msg(ldr_open(path, 0) == NULL, "%s was loaded", path);
+    const char *e = ldr_error();
+    ck_assert_ptr_nonnull(e);
+    size_t n = strlen(path);
+    ck_assert_msg(strncmp(e, path, n) == 0 && strlen(e) > n + 10,
+                  "error \"%s\" does not explain why %s is refused", e, path);
+}
+
+/* The C and C++ runtimes stay the host's: loading them is refused. */
+START_TEST(test_refuse_runtimes)
+{
+    check_refused("/usr/lib/x86_64-linux-gnu/libc.so.6");
+    check_refused("/usr/lib/x86_64-linux-gnu/libstdc++.so.6");
+    check_refused("libc.so.6");
+}
+END_TEST
+
+/* ldr_addr() describes a function in a module like dladdr() would. */
+START_TEST(test_addr)
+{
+    const char *path = fixture("libreloc.so");
+    ldr_module *m = open_ok(path, 0);
+    struct ldr_info i = info_ok(m);
+    char *f = sym_ok(m, "reloc_self_fn");
+    Dl_info d;
+    memset(&d, 0, sizeof d);
+    ck_assert_int_eq(ldr_addr(f, &d), 1);
+    ck_assert_str_eq(d.dli_fname, path);
+    ck_assert_ptr_eq(d.dli_fbase, (void *)i.base);
+    ck_assert_str_eq(d.dli_sname, "reloc_self_fn");
+    ck_assert_ptr_eq(d.dli_saddr, f);
+
+    /* Inside the function, and a data symbol. */
+    memset(&d, 0, sizeof d);
+    ck_assert_int_eq(ldr_addr(f + 1, &d), 1);
+    ck_assert_str_eq(d.dli_sname, "reloc_self_fn");
+    ck_assert_ptr_eq(d.dli_saddr, f);
+    char *data = sym_ok(m, "reloc_data");
+    memset(&d, 0, sizeof d);
+    ck_assert_int_eq(ldr_addr(data, &d), 1);
+    ck_assert_str_eq(d.dli_sname, "reloc_data");
+    ck_assert_ptr_eq(d.dli_saddr, data);
+
+    close_ok(m);
+    ck_assert_int_eq(ldr_addr(f, &d), 0);
+}
+END_TEST
+
+START_TEST(test_addr_outside)
+{
+    Dl_info d;
+    int local = 0;
+    ldr_module *m = open_ok(fixture("libreloc.so"), 0);
+    ck_assert_int_eq(ldr_addr((void *)test_addr_outside, &d), 0);
+    ck_assert_int_eq(ldr_addr(&local, &d), 0);
+    ck_assert_int_eq(ldr_addr((void *)printf, &d), 0);
+    ck_assert_int_eq(ldr_addr(NULL, &d), 0);
+    close_ok(m);
+}
+END_TEST
+
+int main(int argc, char **argv)
+{
+    main_argc = argc;
+    main_argv = argv;
+
+    Suite *s = suite_create("load");
+    TCase *tc = tcase_create("init");
+    tcase_add_test(tc, test_init_fini_order);
+    tcase_add_test(tc, test_init_args);
+    tcase_add_test(tc, test_noinit);
+    tcase_add_test(tc, test_dep_init_order);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("deps");
+    tcase_add_test(tc, test_origin_runpath);
+    tcase_add_test(tc, test_origin_rpath);
+    tcase_add_test(tc, test_host_dep_reused);
+    tcase_add_test(tc, test_cycle);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("lifetime");
+    tcase_add_test(tc, test_unmapped_after_close);
+    tcase_add_test(tc, test_refcount);
+    tcase_add_test(tc, test_same_file_other_path);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("errors");
+    tcase_add_test(tc, test_error_none);
+    tcase_add_test(tc, test_error_nonexistent);
+    tcase_add_test(tc, test_unresolved);
+    tcase_add_test(tc, test_refuse_runtimes);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("addr");
+    tcase_add_test(tc, test_addr);
+    tcase_add_test(tc, test_addr_outside);
+    suite_add_tcase(s, tc);
+    return run_suite(s);
+}

@@ -1,0 +1,94 @@
+#!/bin/sh
+# Checks with readelf that each loader fixture has the property its test
+# relies on, so that a toolchain change cannot quietly make a test moot.
+set -u
+B=${LDR_BUILD:?run through make check}/tests/build
+fail=0
+
+bad() {
+    echo "FAIL: $*" >&2
+    fail=1
+}
+
+# has FILE OPTION PATTERN: readelf OPTION FILE has a line matching PATTERN.
+has() {
+    readelf -W $2 "$B/$1" | grep -Eq "$3" || bad "$1: no '$3' in readelf $2"
+}
+lacks() {
+    readelf -W $2 "$B/$1" | grep -Eq "$3" && bad "$1: unexpected '$3' in readelf $2"
+}
+
+# relocs FILE TYPE: how many relocations of TYPE FILE has.
+relocs() {
+    readelf -Wr "$B/$1" | grep -c " R_X86_64_$2 "
+}
+atleast() {
+    n=$(relocs "$1" "$2")
+    [ "$n" -ge "$3" ] || bad "$1: $n R_X86_64_$2 relocations, want at least $3"
+}
+
+atleast libreloc.so 64 4
+atleast libreloc.so GLOB_DAT 1
+atleast libreloc.so JUMP_SLOT 2
+# Three belong to crtbeginS.o; the fixture's own tables add six more.
+atleast libreloc.so RELATIVE 9
+has libreloc.so -r 'R_X86_64_64 .* getenv'
+has libreloc.so -r 'R_X86_64_GLOB_DAT .* stdout'
+
+has librelr.so -d '\(RELR\)'
+[ "$(relocs librelr.so RELATIVE)" -eq 0 ] || bad "librelr.so: RELATIVE relocations left unpacked"
+has librelr.so -r '\.relr\.dyn.* [0-9]+ entries'
+n=$(readelf -Wr "$B/librelr.so" | sed -n 's/^ *\([0-9]*\) offsets$/\1/p')
+[ "${n:-0}" -ge 41 ] || bad "librelr.so: only ${n:-0} packed offsets"
+
+atleast libifunc_local.so IRELATIVE 1
+has libifunc_export.so --dyn-syms 'IFUNC +GLOBAL .* ifunc_square'
+has libifunc_user.so -r 'R_X86_64_JUMP_SLOT .* ifunc_square'
+has libifunc_user.so -r 'R_X86_64_64 .* ifunc_square'
+
+has libgnuhash.so -S '\.gnu\.hash'
+lacks libgnuhash.so -S '\] \.hash '
+has libsysvhash.so -S '\] \.hash '
+lacks libsysvhash.so -S '\.gnu\.hash'
+
+has libver.so --dyn-syms ' foo@V1$'
+has libver.so --dyn-syms ' foo@@V2$'
+has libver_user.so -V 'Name: V1 '
+lacks libver_user.so -V 'Name: V2 '
+
+has libweak.so --dyn-syms 'WEAK +DEFAULT +UND weak_absent_fn'
+has libweak.so --dyn-syms 'WEAK +DEFAULT +UND weak_absent_var'
+has libweak.so --dyn-syms 'WEAK +DEFAULT +UND host_weak_present'
+
+has libsymbolic.so -d '\(SYMBOLIC\)|FLAGS.*SYMBOLIC'
+lacks libplain.so -d 'SYMBOLIC'
+has libplain.so -r 'R_X86_64_JUMP_SLOT .* sym_who'
+has libsymtag.so -d '\(SYMBOLIC\)'
+has libsymtag.so -r 'R_X86_64_JUMP_SLOT .* sym_who'
+has libsymtag.so -r 'R_X86_64_64 .* sym_who'
+
+has libinit.so -d '\(INIT\)'
+has libinit.so -d '\(FINI\)'
+has libinit.so -d '\(INIT_ARRAY\)'
+has libinit.so --dyn-syms 'FUNC +GLOBAL .* init_dt'
+has libinitmain.so -d 'NEEDED.*\[libinitdep\.so\]'
+
+has liborigin_runpath.so -d '\(RUNPATH\).*\[\$ORIGIN/sub\]'
+lacks liborigin_runpath.so -d '\(RPATH\)'
+has liborigin_rpath.so -d '\(RPATH\).*\[\$ORIGIN/sub\]'
+lacks liborigin_rpath.so -d '\(RUNPATH\)'
+[ -e "$B/liborigindep.so" ] && bad "liborigindep.so must only exist in sub/"
+
+has libzuse.so -d 'NEEDED.*\[libz\.so\.1\]'
+has libcyca.so -d 'NEEDED.*\[libcycb\.so\]'
+has libcycb.so -d 'NEEDED.*\[libcyca\.so\]'
+
+has libunres.so -V 'File: libmissing\.so'
+has libunres.so -V 'Name: MISS_1\.0'
+has libunres.so --dyn-syms 'UND missing_fn@MISS_1\.0'
+has libunres.so --dyn-syms 'UND missing_var@MISS_1\.0'
+has libunres.so --dyn-syms 'GLOBAL +DEFAULT +UND missing_plain$'
+lacks libmissing.so --dyn-syms 'missing_(fn|var)'
+has libmissing.so -V 'Name: MISS_1\.0'
+
+exit $fail
