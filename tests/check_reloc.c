@@ -12,6 +12,8 @@
 #include "fixtures/host.h"
 #include "fixtures/testutil.h"
 
+extern char **environ;
+
 typedef int intfn(void);
 typedef int intfn1(int);
 
@@ -60,6 +62,12 @@ START_TEST(test_abs64)
     ck_assert_ptr_eq(*(void **)sym_ok(m, "reloc_data_ptr"), sym_ok(m, "reloc_data"));
     ck_assert_ptr_eq(*(void **)sym_ok(m, "reloc_getenv_ptr"), dlsym(RTLD_DEFAULT, "getenv"));
     ck_assert_ptr_eq(*(void **)sym_ok(m, "reloc_qsort_ptr"), dlsym(RTLD_DEFAULT, "qsort"));
+    /* libc's data: where the host has it, which for a variable the host
+     * uses itself is the host's copy (a copy relocation). */
+    ck_assert_ptr_eq(*(void **)sym_ok(m, "reloc_stdout_ptr"), dlsym(RTLD_DEFAULT, "stdout"));
+    ck_assert_ptr_eq(*(void **)sym_ok(m, "reloc_stdout_ptr"), (void *)&stdout);
+    ck_assert_ptr_eq(*(void **)sym_ok(m, "reloc_environ_ptr"), dlsym(RTLD_DEFAULT, "environ"));
+    ck_assert_ptr_eq(*(void **)sym_ok(m, "reloc_environ_ptr"), (void *)&environ);
     /* The system loader's copy agrees on libc. */
     ck_assert_ptr_eq(*(void **)sym_ok(m, "reloc_getenv_ptr"), *(void **)dl_sym_ok(h, "reloc_getenv_ptr"));
 
@@ -70,6 +78,28 @@ START_TEST(test_abs64)
     *(int *)sym_ok(m, "reloc_data") = 100;
     ck_assert_int_eq(f(), 141);
     ck_assert_int_eq(((intfn *)dl_sym_ok(h, "reloc_call_ptrs"))(), 48);
+    close_ok(m);
+    dlclose(h);
+}
+END_TEST
+
+/* This host interposes on libc's labs(), exported with -rdynamic. */
+long labs(long x)
+{
+    return x < 0 ? -x : x;
+}
+
+/* A versioned reference (labs@GLIBC_2.2.5) binds to the host's
+ * unversioned definition, which comes first, as the system loader binds
+ * it: dlvsym(RTLD_DEFAULT, name, version) would skip the host's. */
+START_TEST(test_host_interposes_libc)
+{
+    ldr_module *m = open_ok("libreloc.so");
+    void *h = dl_open_ok("libreloc.so");
+    void *want = dlsym(RTLD_DEFAULT, "labs");
+    ck_assert_ptr_eq(want, (void *)labs);
+    ck_assert_ptr_eq(*(void **)dl_sym_ok(h, "reloc_labs_ptr"), want);
+    ck_assert_ptr_eq(*(void **)sym_ok(m, "reloc_labs_ptr"), want);
     close_ok(m);
     dlclose(h);
 }
@@ -313,6 +343,7 @@ int main(void)
     Suite *s = suite_create("reloc");
     TCase *tc = tcase_create("reloc");
     tcase_add_test(tc, test_abs64);
+    tcase_add_test(tc, test_host_interposes_libc);
     tcase_add_test(tc, test_glob_dat);
     tcase_add_test(tc, test_jump_slot);
     tcase_add_test(tc, test_relative);

@@ -27,12 +27,15 @@ atleast() {
     [ "$n" -ge "$3" ] || bad "$1: $n R_X86_64_$2 relocations, want at least $3"
 }
 
-atleast libreloc.so 64 4
+atleast libreloc.so 64 7
 atleast libreloc.so GLOB_DAT 1
 atleast libreloc.so JUMP_SLOT 2
 # Three belong to crtbeginS.o; the fixture's own tables add six more.
 atleast libreloc.so RELATIVE 9
 has libreloc.so -r 'R_X86_64_64 .* getenv'
+has libreloc.so -r 'R_X86_64_64 .* stdout'
+has libreloc.so -r 'R_X86_64_64 .* labs@GLIBC_'
+has libreloc.so -r 'R_X86_64_64 .* environ'
 has libreloc.so -r 'R_X86_64_GLOB_DAT .* stdout'
 
 has librelr.so -d '\(RELR\)'
