@@ -69,6 +69,8 @@ static ldr_module *open_locked(const char *path, int flags)
         load_release(&ld);
         return NULL;
     }
+    for (size_t i = 0; i < ld.nmods; i++)
+        unwind_register(ld.mods[i]);
     /* Held before initializers run, so that one which opens and closes
      * other modules cannot make this load look unreachable. */
     m->opens = 1;

@@ -116,15 +116,9 @@ static int check_phdrs(struct elf_file *f)
         case PT_DYNAMIC:
             dyn = p;
             break;
-        case PT_INTERP:
-            return fail(f->path, "an executable (it names a program interpreter), not a library");
         case PT_GNU_STACK:
             if (p->p_flags & PF_X)
                 return fail(f->path, "needs an executable stack (PT_GNU_STACK is executable); ldr refuses it");
-            break;
-        case PT_TLS:
-            if (p->p_memsz)
-                return fail(f->path, "uses thread-local storage (PT_TLS): TLS not supported yet");
             break;
         }
     }

@@ -1,12 +1,69 @@
 /* What glibc's loader gives the modules it knows and ldr must give its
  * own: a module's references to these names bind here, before the host.
- * The implementations live with their concern (init.c for exit handlers). */
+ * Each implementation lives with its concern; the ones that only extend
+ * a host function to ldr's modules are here. */
+#include <dlfcn.h>
+#include <link.h>
 #include <string.h>
 
 #include "ldr_internal.h"
 
 int ldr_cxa_atexit(void (*fn)(void *), void *arg, void *dso);
 void ldr_cxa_finalize(void *dso);
+int ldr_cxa_thread_atexit(void (*fn)(void *), void *obj, void *dso);
+void *ldr_tls_get_addr(void *ti);
+
+static unsigned long loads, unloads;
+
+void count_load(void)
+{
+    loads++;
+}
+
+void count_unload(void)
+{
+    unloads++;
+}
+
+/* dl_iterate_phdr: the system loader's objects, then ldr's (Rust's
+ * backtraces and libunwind find code through it). */
+static int iterate_phdr(int (*cb)(struct dl_phdr_info *, size_t, void *), void *data)
+{
+    int r = dl_iterate_phdr(cb, data);
+    if (r)
+        return r;
+    lock_modules();
+    for (struct ldr_module *m = first_module(); m && !r; m = m->next) {
+        struct dl_phdr_info info = {
+            .dlpi_addr = m->base,
+            .dlpi_name = m->path,
+            .dlpi_phdr = m->phdr,
+            .dlpi_phnum = (ElfW(Half))m->phnum,
+            .dlpi_adds = loads,
+            .dlpi_subs = unloads,
+            .dlpi_tls_modid = m->tls_id,
+            .dlpi_tls_data = tls_block_if_any(m),
+        };
+        r = cb(&info, sizeof info, data);
+    }
+    unlock_modules();
+    return r;
+}
+
+static int addr_info(const void *addr, Dl_info *info)
+{
+    return ldr_addr(addr, info) || dladdr(addr, info);
+}
+
+static int addr_info1(const void *addr, Dl_info *info, void **extra, int flags)
+{
+    if (ldr_addr(addr, info)) {
+        if (extra)
+            *extra = NULL; /* ldr's modules have no link_map to give */
+        return 1;
+    }
+    return dladdr1(addr, info, extra, flags);
+}
 
 static const struct {
     const char *name;
@@ -14,12 +71,18 @@ static const struct {
 } hooks[] = {
     {"__cxa_atexit", (void *)ldr_cxa_atexit},
     {"__cxa_finalize", (void *)ldr_cxa_finalize},
+    {"__cxa_thread_atexit", (void *)ldr_cxa_thread_atexit},
+    {"__cxa_thread_atexit_impl", (void *)ldr_cxa_thread_atexit},
+    {"__tls_get_addr", (void *)ldr_tls_get_addr},
+    {"dl_iterate_phdr", (void *)iterate_phdr},
+    {"dladdr", (void *)addr_info},
+    {"dladdr1", (void *)addr_info1},
 };
 
 void *find_hook(const char *name)
 {
-    /* Every hooked name starts with "__": most lookups end at once. */
-    if (name[0] != '_' || name[1] != '_')
+    /* Most names are nothing of the sort: a cheap first test. */
+    if (name[0] != '_' && name[0] != 'd')
         return NULL;
     for (size_t i = 0; i < sizeof hooks / sizeof hooks[0]; i++)
         if (strcmp(hooks[i].name, name) == 0)

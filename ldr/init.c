@@ -4,6 +4,8 @@
  * its arguments this way). Finalizers run in the reverse order: the fini
  * array backwards, DT_FINI, then the handlers the module's code
  * registered with __cxa_atexit. */
+#include <dlfcn.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -168,4 +170,74 @@ void ldr_cxa_finalize(void *dso)
     unlock_modules();
     if (!m)
         __cxa_finalize(dso);
+}
+
+/* thread_local destructors (__cxa_thread_atexit_impl, and libstdc++'s
+ * __cxa_thread_atexit). One owed by module code keeps its module mapped
+ * until it has run, as glibc guarantees for dlclose: the count is taken
+ * here and given back when the destructor returns. The host's glibc runs
+ * them at thread exit; before glibc 2.18 it has no such service, and a
+ * per-thread list on a pthread key stands in. */
+struct thread_dtor {
+    void (*fn)(void *);
+    void *obj;
+    struct ldr_module *mod;
+    struct thread_dtor *next; /* the per-thread list, without glibc's */
+};
+
+extern void *__dso_handle;
+static int (*host_thread_atexit)(void (*)(void *), void *, void *);
+static pthread_key_t dtor_key;
+static pthread_once_t dtor_once = PTHREAD_ONCE_INIT;
+
+static void run_thread_dtor(void *p)
+{
+    struct thread_dtor *d = p;
+    d->fn(d->obj);
+    if (d->mod) {
+        lock_modules();
+        if (--d->mod->thread_dtors == 0 && !d->mod->opens)
+            collect_unreachable();
+        unlock_modules();
+    }
+    free(d);
+}
+
+static void run_thread_list(void *p)
+{
+    for (struct thread_dtor *d = p, *next; d; d = next) {
+        next = d->next;
+        run_thread_dtor(d);
+    }
+}
+
+static void setup_thread_dtors(void)
+{
+    host_thread_atexit = (int (*)(void (*)(void *), void *, void *))dlsym(RTLD_DEFAULT, "__cxa_thread_atexit_impl");
+    if (!host_thread_atexit)
+        pthread_key_create(&dtor_key, run_thread_list);
+}
+
+int ldr_cxa_thread_atexit(void (*fn)(void *), void *obj, void *dso)
+{
+    pthread_once(&dtor_once, setup_thread_dtors);
+    struct thread_dtor *d = malloc(sizeof *d);
+    if (!d)
+        return -1;
+    *d = (struct thread_dtor){.fn = fn, .obj = obj};
+    lock_modules();
+    d->mod = dso ? find_module_by_addr(dso) : NULL;
+    if (d->mod)
+        d->mod->thread_dtors++;
+    unlock_modules();
+    if (!d->mod && host_thread_atexit) {
+        free(d);
+        return host_thread_atexit(fn, obj, dso);
+    }
+    if (host_thread_atexit)
+        /* Registered under libldr's own handle: the system loader then
+         * keeps libldr, which holds run_thread_dtor, loaded as well. */
+        return host_thread_atexit(run_thread_dtor, d, &__dso_handle);
+    d->next = pthread_getspecific(dtor_key);
+    return pthread_setspecific(dtor_key, d);
 }

@@ -27,6 +27,12 @@ struct exit_handler {
     void *arg;
 };
 
+/* A __tls_get_addr argument (tls_index), and a dynamic TLS descriptor's. */
+struct tlsdesc_arg {
+    size_t id;
+    size_t offset;
+};
+
 struct version {
     const char *name;
     uint32_t hash;
@@ -86,6 +92,13 @@ struct ldr_module {
     int mark;                  /* scratch for graph walks */
     struct exit_handler *exits;
     size_t nexits, exits_cap;
+    unsigned thread_dtors;     /* thread_local destructors still owed */
+
+    /* thread-local storage and unwinding */
+    size_t tls_id;             /* 0: no PT_TLS */
+    struct tlsdesc_arg *tlsdesc; /* arguments of its TLS descriptors */
+    size_t ntlsdesc;
+    const void *eh_frame;      /* registered with the unwinder, or NULL */
     struct ldr_module *next, *prev;
 };
 
@@ -100,6 +113,7 @@ enum {
     T_RELOC = 1u << 2,
     T_INIT = 1u << 3,
     T_UNLOAD = 1u << 4,
+    T_TLS = 1u << 5,
     T_ALL = ~0u
 };
 extern unsigned trace_mask;
@@ -153,6 +167,8 @@ void host_describe(const void *addr, const char **file, const char **sym);
 
 /* hooks.c: ldr's own implementations of what glibc gives its modules. */
 void *find_hook(const char *name);
+void count_load(void);
+void count_unload(void);
 
 /* load.c: one file into one module (no dependencies, no relocation). */
 int open_elf(const char *path, struct elf_file *f);
@@ -181,6 +197,19 @@ int scope_build(struct load *ld);
 void load_release(struct load *ld);
 void *find_exported(struct ldr_module *m, struct symref *ref);
 
+/* tls.c */
+int tls_register(struct ldr_module *m);
+int tls_make_static(struct ldr_module *m);
+intptr_t tls_static_offset(const struct ldr_module *m);
+void tls_release(struct ldr_module *m);
+void *tls_block_if_any(const struct ldr_module *m);
+int host_tls_locate(const void *addr, size_t *id, size_t *offset);
+int host_tls_static_offset(const void *addr, intptr_t *offset);
+
+/* unwind.c */
+void unwind_register(struct ldr_module *m);
+void unwind_deregister(struct ldr_module *m);
+
 /* init.c */
 int check_initializers(struct load *ld);
 void run_initializers(struct load *ld);
@@ -190,6 +219,7 @@ char **process_argv(int *argc);
 /* modules.c: the list of loaded modules. */
 void lock_modules(void);
 void unlock_modules(void);
+struct ldr_module *first_module(void);
 void publish_module(struct ldr_module *m);
 struct ldr_module *find_module_by_file(dev_t dev, ino_t ino);
 struct ldr_module *find_module_by_name(const char *name);

@@ -91,6 +91,8 @@ int load_elf(struct elf_file *f, int flags, struct ldr_module **out)
         else
             r = parse_dynamic(m);
     }
+    if (r == 0)
+        r = tls_register(m);
     if (r < 0) {
         destroy_module(m);
         return -1;

@@ -19,8 +19,14 @@ void unlock_modules(void)
     pthread_mutex_unlock(&lock);
 }
 
+struct ldr_module *first_module(void)
+{
+    return head;
+}
+
 void publish_module(struct ldr_module *m)
 {
+    count_load();
     m->prev = NULL;
     m->next = head;
     if (head)
@@ -74,11 +80,16 @@ bool module_is_live(const struct ldr_module *m)
 
 void destroy_module(struct ldr_module *m)
 {
+    if (module_is_live(m))
+        count_unload();
     unpublish(m);
     trace(T_UNLOAD, "%s: unmapping %#lx-%#lx", m->path, (unsigned long)m->map_start,
           (unsigned long)(m->map_start + m->map_size));
     release_deps(m);
+    unwind_deregister(m);
+    tls_release(m);
     unmap_image(m);
+    free(m->tlsdesc);
     free(m->exits);
     free(m->versions);
     free(m->needed);
@@ -112,7 +123,7 @@ static void mark_live(void)
 {
     clear_marks();
     for (struct ldr_module *m = head; m; m = m->next)
-        if (m->opens || (m->nodelete && m->initialized))
+        if (m->opens || m->thread_dtors || (m->nodelete && m->initialized))
             mark_reachable(m);
 }
 

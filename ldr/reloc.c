@@ -143,6 +143,122 @@ static int symbol_value(struct pass *p, size_t symidx, uintptr_t *value)
     return 0;
 }
 
+/* The TLS variable a relocation names: a module and an offset in its
+ * block, for an ldr module or one of the system loader's. */
+struct tls_target {
+    struct ldr_module *mod; /* NULL: the host's, or nothing (weak) */
+    size_t id, offset;
+    const void *host_addr;  /* this thread's instance of a host variable */
+    bool undefined;         /* an unresolved weak reference */
+};
+
+static int tls_target(struct pass *p, size_t symidx, struct tls_target *t)
+{
+    struct ldr_module *m = p->m;
+    const Elf64_Sym *s = &m->symtab[symidx];
+    *t = (struct tls_target){0};
+    if (!symidx || (s->st_shndx != SHN_UNDEF && ELF64_ST_BIND(s->st_info) == STB_LOCAL)) {
+        t->mod = m;
+        t->offset = symidx ? s->st_value : 0;
+    } else {
+        const char *name = m->strtab + s->st_name, *version = version_of(m, symidx);
+        struct symref ref;
+        struct binding b;
+        symref_init(&ref, name, version);
+        int res = resolve(p->ld, m, &ref, &b);
+        if (res == -2)
+            return -1;
+        if (res != 0) {
+            if (ELF64_ST_BIND(s->st_info) != STB_WEAK)
+                note_missing(p->missing, name, version);
+            t->undefined = true;
+            return 0;
+        }
+        trace_binding(m, name, version, &b);
+        if (b.mod) {
+            if (ELF64_ST_TYPE(b.sym->st_info) != STT_TLS)
+                return fail(m->path, "TLS relocation against %s, which %s defines as no TLS variable", name,
+                            b.mod->path);
+            t->mod = (struct ldr_module *)b.mod;
+            t->offset = b.sym->st_value;
+        } else {
+            if (host_tls_locate((void *)b.value, &t->id, &t->offset) < 0)
+                return fail(m->path, "TLS relocation against %s, which the host defines as no TLS variable", name);
+            t->host_addr = (void *)b.value;
+            return 0;
+        }
+    }
+    if (!t->mod->tls_id)
+        return fail(m->path, "TLS relocation against a module without a TLS segment (%s)", t->mod->path);
+    t->id = t->mod->tls_id;
+    return 0;
+}
+
+/* The offset from the thread pointer, the same in every thread, that an
+ * initial-exec access needs. ldr can give one for a module of this load
+ * whose TLS image is zero (it goes to ldr's static pool, for good: such a
+ * module is never unloaded), and for a host library in static TLS. */
+static int tls_tpoff(struct pass *p, const struct tls_target *t, intptr_t *off)
+{
+    if (t->host_addr) {
+        if (host_tls_static_offset(t->host_addr, off) < 0)
+            return fail(p->m->path, "initial-exec TLS access to a host variable outside static TLS");
+        return 0;
+    }
+    if (!tls_static_offset(t->mod)) {
+        if (t->mod->initialized)
+            return fail(p->m->path, "initial-exec TLS access to %s, which already runs with dynamic TLS",
+                        t->mod->path);
+        if (tls_make_static(t->mod) < 0)
+            return -1;
+        t->mod->nodelete = true;
+    }
+    *off = tls_static_offset(t->mod) + (intptr_t)t->offset;
+    return 0;
+}
+
+static int apply_tls(struct pass *p, const Elf64_Rela *rel, enum reloc_kind kind)
+{
+    struct ldr_module *m = p->m;
+    struct tls_target t;
+    if (tls_target(p, ELF64_R_SYM(rel->r_info), &t) < 0)
+        return -1;
+    uintptr_t *where = (uintptr_t *)(m->base + rel->r_offset);
+    intptr_t off = 0;
+    switch (kind) {
+    case RK_DTPMOD:
+        where[0] = t.id;
+        break;
+    case RK_DTPOFF:
+        where[0] = t.offset + rel->r_addend;
+        break;
+    case RK_TPOFF:
+        if (!t.undefined && tls_tpoff(p, &t, &off) < 0)
+            return -1;
+        where[0] = off + rel->r_addend;
+        break;
+    default: /* RK_TLSDESC */
+        if (t.undefined) {
+            where[0] = (uintptr_t)ldr_tlsdesc_undefweak;
+            where[1] = 0;
+        } else if (t.mod && tls_static_offset(t.mod)) {
+            where[0] = (uintptr_t)ldr_tlsdesc_static;
+            where[1] = tls_static_offset(t.mod) + t.offset + rel->r_addend;
+        } else {
+            struct tlsdesc_arg *arg = &m->tlsdesc[m->ntlsdesc++];
+            *arg = (struct tlsdesc_arg){t.id, t.offset + rel->r_addend};
+            where[0] = (uintptr_t)ldr_tlsdesc_dynamic;
+            where[1] = (uintptr_t)arg;
+        }
+        break;
+    }
+    if (tracing(T_RELOC))
+        trace(T_RELOC, "%s: %s +%#lx = %#lx %#lx", m->path, reloc_type_name(ELF64_R_TYPE(rel->r_info)),
+              (unsigned long)rel->r_offset, (unsigned long)where[0],
+              kind == RK_TLSDESC ? (unsigned long)where[1] : 0ul);
+    return 0;
+}
+
 static int apply(struct pass *p, const Elf64_Rela *rel)
 {
     struct ldr_module *m = p->m;
@@ -154,10 +270,7 @@ static int apply(struct pass *p, const Elf64_Rela *rel)
     if (kind == RK_UNSUPPORTED)
         return fail(m->path, "unsupported relocation type %u (R_X86_64_%s) at offset %#lx", type,
                     reloc_type_name(type), (unsigned long)rel->r_offset);
-    if (kind == RK_TLS)
-        return fail(m->path, "relocation R_X86_64_%s at offset %#lx: TLS not supported yet",
-                    reloc_type_name(type), (unsigned long)rel->r_offset);
-    if (!writable_at(m, rel->r_offset, 8))
+    if (!writable_at(m, rel->r_offset, kind == RK_TLSDESC ? 16 : 8))
         return fail(m->path, "relocation R_X86_64_%s at offset %#lx lies outside the writable image",
                     reloc_type_name(type), (unsigned long)rel->r_offset);
     if (symidx >= m->nsyms)
@@ -168,6 +281,8 @@ static int apply(struct pass *p, const Elf64_Rela *rel)
     if (p->deferred && kind != RK_IRELATIVE &&
         !(with_symbol && (p->syms[symidx].state == WAITING || p->syms[symidx].state == LATE)))
         return 0;
+    if (kind == RK_DTPMOD || kind == RK_DTPOFF || kind == RK_TPOFF || kind == RK_TLSDESC)
+        return apply_tls(p, rel, kind);
     uintptr_t s = 0, value;
     if (with_symbol) {
         int r = symbol_value(p, symidx, &s);
@@ -258,9 +373,18 @@ static int walk(struct pass *p)
 static int relocate_module(struct load *ld, struct ldr_module *m, struct missing *missing)
 {
     struct pass p = {.ld = ld, .m = m, .missing = missing};
+    size_t ndesc = 0;
+    for (size_t i = 0; i < m->nrela + m->njmprel; i++) {
+        const Elf64_Rela *r = i < m->nrela ? &m->rela[i] : &m->jmprel[i - m->nrela];
+        ndesc += reloc_kind_of(ELF64_R_TYPE(r->r_info)) == RK_TLSDESC;
+    }
     p.syms = calloc(m->nsyms ? m->nsyms : 1, sizeof *p.syms);
-    if (!p.syms)
+    if (ndesc && !m->tlsdesc)
+        m->tlsdesc = calloc(ndesc, sizeof *m->tlsdesc);
+    if (!p.syms || (ndesc && !m->tlsdesc)) {
+        free(p.syms);
         return fail(m->path, "out of memory");
+    }
     int r = apply_relr(m);
     if (r == 0)
         r = walk(&p);

@@ -24,6 +24,7 @@ static const struct {
     {"reloc", T_RELOC, "each relocation: type, offset, value"},
     {"init", T_INIT, "each initializer and finalizer called"},
     {"unload", T_UNLOAD, "each module unmapped"},
+    {"tls", T_TLS, "TLS module ids, static placement"},
     {"all", T_ALL, "everything above"},
 };
 

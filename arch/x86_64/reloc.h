@@ -17,7 +17,10 @@ enum reloc_kind {
     RK_PLT,       /* S: a PLT slot; the addend is ignored as glibc does
                      (GLIBC_ABI_DT_X86_64_PLT) */
     RK_IRELATIVE, /* call the resolver at B + A */
-    RK_TLS,       /* thread-local storage: not supported yet */
+    RK_DTPMOD,    /* the TLS module id of S */
+    RK_DTPOFF,    /* S's offset in its module's TLS block, + A */
+    RK_TPOFF,     /* S's offset from the thread pointer, + A (initial exec) */
+    RK_TLSDESC,   /* a TLS descriptor: resolver and argument, two words */
     RK_UNSUPPORTED
 };
 
@@ -30,10 +33,10 @@ static inline enum reloc_kind reloc_kind_of(unsigned type)
     case R_X86_64_GLOB_DAT:  return RK_GOT;
     case R_X86_64_JUMP_SLOT: return RK_PLT;
     case R_X86_64_IRELATIVE: return RK_IRELATIVE;
-    case R_X86_64_DTPMOD64:
-    case R_X86_64_DTPOFF64:
-    case R_X86_64_TPOFF64:
-    case R_X86_64_TLSDESC:   return RK_TLS;
+    case R_X86_64_DTPMOD64:  return RK_DTPMOD;
+    case R_X86_64_DTPOFF64:  return RK_DTPOFF;
+    case R_X86_64_TPOFF64:   return RK_TPOFF;
+    case R_X86_64_TLSDESC:   return RK_TLSDESC;
     default:                 return RK_UNSUPPORTED;
     }
 }
@@ -65,5 +68,10 @@ static inline const char *reloc_type_name(unsigned type)
 /* An STT_GNU_IFUNC resolver. glibc passes x86_64 resolvers nothing they
  * rely on; the hardware capabilities are given as on other machines. */
 typedef void *(*ifunc_resolver)(unsigned long hwcap);
+
+/* TLS descriptor resolvers, in tls.S. */
+void ldr_tlsdesc_static(void);
+void ldr_tlsdesc_dynamic(void);
+void ldr_tlsdesc_undefweak(void);
 
 #endif

@@ -1,0 +1,78 @@
+/* Unwind tables: each module's .eh_frame is registered with the unwinder
+ * the host uses (libgcc's __register_frame). libgcc looks at registered
+ * frames before anything else, and on glibc 2.35 and later it otherwise
+ * asks only _dl_find_object, which knows nothing of ldr's modules: without
+ * this, a C++ exception or a Rust panic inside a plugin aborts. */
+#include <dlfcn.h>
+#include <string.h>
+
+#include "ldr_internal.h"
+
+#define DW_EH_PE_absptr 0x00
+#define DW_EH_PE_udata4 0x03
+#define DW_EH_PE_sdata4 0x0b
+#define DW_EH_PE_sdata8 0x0c
+#define DW_EH_PE_pcrel 0x10
+#define DW_EH_PE_datarel 0x30
+
+static void (*register_frame)(const void *);
+static void (*deregister_frame)(const void *);
+
+static bool find_unwinder(void)
+{
+    if (register_frame)
+        return true;
+    void *h = RTLD_DEFAULT;
+    if (!dlsym(h, "__register_frame"))
+        h = dlopen("libgcc_s.so.1", RTLD_NOW | RTLD_LOCAL); /* kept for good */
+    if (!h)
+        return false;
+    register_frame = (void (*)(const void *))dlsym(h, "__register_frame");
+    deregister_frame = (void (*)(const void *))dlsym(h, "__deregister_frame");
+    return register_frame && deregister_frame;
+}
+
+/* .eh_frame's address, from the eh_frame_ptr field of .eh_frame_hdr. */
+static const void *eh_frame_of(const struct ldr_module *m)
+{
+    for (size_t i = 0; i < m->phnum; i++) {
+        const Elf64_Phdr *p = &m->phdr[i];
+        if (p->p_type != PT_GNU_EH_FRAME)
+            continue;
+        const unsigned char *hdr = image_ptr(m, p->p_vaddr, 12);
+        if (!hdr || hdr[0] != 1)
+            return NULL;
+        uintptr_t field = (uintptr_t)(hdr + 4), value;
+        switch (hdr[1] & 0x0f) {
+        case DW_EH_PE_udata4: value = *(const uint32_t *)field; break;
+        case DW_EH_PE_sdata4: value = (uintptr_t)(intptr_t) * (const int32_t *)field; break;
+        case DW_EH_PE_absptr:
+        case DW_EH_PE_sdata8: value = *(const uint64_t *)field; break;
+        default: return NULL;
+        }
+        switch (hdr[1] & 0x70) {
+        case DW_EH_PE_pcrel: value += field; break;
+        case DW_EH_PE_datarel: value += (uintptr_t)hdr; break;
+        case 0: value += m->base; break;
+        default: return NULL;
+        }
+        return value >= m->base && image_ptr(m, value - m->base, 4) ? (const void *)value : NULL;
+    }
+    return NULL;
+}
+
+void unwind_register(struct ldr_module *m)
+{
+    const void *eh = eh_frame_of(m);
+    if (!eh || !find_unwinder())
+        return;
+    register_frame(eh);
+    m->eh_frame = eh;
+}
+
+void unwind_deregister(struct ldr_module *m)
+{
+    if (m->eh_frame)
+        deregister_frame(m->eh_frame);
+    m->eh_frame = NULL;
+}
