@@ -275,6 +275,7 @@ static int load_dep(struct load *ld, struct ldr_module *m, const char *name)
         return add_dep(m, (struct dep){.mod = have});
     }
     struct ldr_module *dep;
+    trace(T_FILES, "%s: needs %s: loading %s", m->path, name, path);
     int r = load_elf(&f, ld->flags, &dep);
     free(path);
     if (r < 0)

@@ -26,9 +26,6 @@
 #include "ldr_internal.h"
 #include "tls.h"
 
-#ifndef LDR_STATIC_TLS_POOL
-#define LDR_STATIC_TLS_POOL 512
-#endif
 #define POOL_ALIGN 64
 
 struct tls_vector {
