@@ -18,13 +18,14 @@
 static void (*register_frame)(const void *);
 static void (*deregister_frame)(const void *);
 
+/* libgcc_s is the unwinder of every module that unwinds through the
+ * system's C++ runtime or Rust's std; dlopen gives the host's copy when
+ * there is one, and loads it otherwise (kept for good). */
 static bool find_unwinder(void)
 {
     if (register_frame)
         return true;
-    void *h = RTLD_DEFAULT;
-    if (!dlsym(h, "__register_frame"))
-        h = dlopen("libgcc_s.so.1", RTLD_NOW | RTLD_LOCAL); /* kept for good */
+    void *h = dlopen("libgcc_s.so.1", RTLD_NOW | RTLD_LOCAL);
     if (!h)
         return false;
     register_frame = (void (*)(const void *))dlsym(h, "__register_frame");
@@ -64,10 +65,18 @@ static const void *eh_frame_of(const struct ldr_module *m)
 void unwind_register(struct ldr_module *m)
 {
     const void *eh = eh_frame_of(m);
-    if (!eh || !find_unwinder())
+    if (!eh) {
+        trace(T_FILES, "%s: no unwind tables (PT_GNU_EH_FRAME) to register", m->path);
         return;
+    }
+    if (!find_unwinder()) {
+        trace(T_FILES, "%s: no unwinder (__register_frame) in the process", m->path);
+        return;
+    }
     register_frame(eh);
     m->eh_frame = eh;
+    trace(T_FILES, "%s: unwind tables registered (.eh_frame at +%#lx)", m->path,
+          (unsigned long)((uintptr_t)eh - m->base));
 }
 
 void unwind_deregister(struct ldr_module *m)
