@@ -25,7 +25,8 @@ typedef struct ldr_module ldr_module;
 #define LDR_NOINIT   0x1
 /* Exact symbol versions only, like the system loader: no fallback, no shims. */
 #define LDR_STRICT   0x2
-/* Load from a private copy of the file (reserved for reload support). */
+/* Load from a private copy of the file (a memfd), so that rewriting the
+ * file in place can neither change nor crash code already loaded. */
 #define LDR_SNAPSHOT 0x4
 
 /* Loads the shared object at PATH (a path with a slash, or a name searched
@@ -63,8 +64,25 @@ int ldr_info(ldr_module *m, struct ldr_info *out);
  * (INFO filled in like dladdr does), 0 if not. */
 int ldr_addr(const void *addr, Dl_info *info);
 
-/* Reserved: replaces the module's code with the file's current content. */
+/* Like ldr_open, from an ELF image in memory. NAME is what errors, traces
+ * and /proc/self/maps ("/memfd:NAME") show. */
+ldr_module *ldr_open_mem(const char *name, const void *image, size_t size, int flags);
+
+/* If the file at the module's path changed (its content, not only its
+ * time stamps), loads the new file completely, then runs the old module's
+ * finalizers and the new one's initializers, updates the slots and calls
+ * the hooks below, and unmaps the old module. The handle stays valid and
+ * ldr_sym answers with the new addresses. 1: reloaded; 0: unchanged; -1:
+ * the new file could not be loaded (ldr_error says why) and the old module
+ * runs on untouched. FLAGS may add LDR_SNAPSHOT. */
 int ldr_reload(ldr_module *m, int flags);
+
+/* Keeps *SLOT equal to ldr_sym(m, NAME): set now, and again after every
+ * reload (NULL if the new file does not export NAME). 0 on success. */
+int ldr_bind(ldr_module *m, const char *name, void **slot);
+
+/* Calls FN(m, ARG) after every successful reload of M. 0 on success. */
+int ldr_on_reload(ldr_module *m, void (*fn)(ldr_module *m, void *arg), void *arg);
 
 #ifdef __cplusplus
 }

@@ -8,11 +8,11 @@
 
 #include "ldr_internal.h"
 
-int load_add(struct load *ld, struct ldr_module *m)
+int load_add(struct load *ld, struct module *m)
 {
     if (ld->nmods == ld->capmods) {
         size_t cap = ld->capmods ? ld->capmods * 2 : 8;
-        struct ldr_module **mods = realloc(ld->mods, cap * sizeof *mods);
+        struct module **mods = realloc(ld->mods, cap * sizeof *mods);
         if (!mods)
             return fail(m->path, "out of memory");
         ld->mods = mods;
@@ -34,6 +34,78 @@ static void at_exit(void)
     finalize_all();
 }
 
+/* Loads the file F (taken over) and everything it needs, up to the first
+ * irreversible step: initializers have not run; ld keeps the new modules
+ * for start(). NULL on failure, with nothing left behind. */
+static struct module *load_new(struct elf_file *f, int flags, struct load *ld)
+{
+    struct module *m;
+    if (load_elf(f, flags, &m) < 0)
+        return NULL;
+    *ld = (struct load){.flags = flags, .root = m};
+    if (load_add(ld, m) < 0) {
+        destroy_module(m);
+        return NULL;
+    }
+    publish_module(m);
+    if (load_deps(ld) < 0 || scope_build(ld) < 0 || relocate(ld) < 0 || check_initializers(ld) < 0) {
+        roll_back(ld);
+        load_release(ld);
+        return NULL;
+    }
+    for (size_t i = 0; i < ld->nmods; i++)
+        unwind_register(ld->mods[i]);
+    return m;
+}
+
+static void start(struct load *ld)
+{
+    static bool exit_hooked;
+    if (!exit_hooked)
+        exit_hooked = atexit(at_exit) == 0;
+    run_initializers(ld);
+    load_release(ld);
+}
+
+/* A private copy of the file F has open, standing in for it: identity
+ * (for refcounts and reload) stays the file's. */
+static int snapshot(struct elf_file *f)
+{
+    struct elf_file orig = *f;
+    int fd = memfd_copy(f->path, f->fd);
+    const char *path = f->path;
+    close_elf(f);
+    if (fd < 0)
+        return -1;
+    if (open_elf_fd(path, fd, f) != ELF_OK)
+        return -1;
+    f->dev = orig.dev;
+    f->ino = orig.ino;
+    f->mtime_ns = orig.mtime_ns;
+    f->ctime_ns = orig.ctime_ns;
+    return 0;
+}
+
+/* A handle on the freshly loaded M, taken before its initializers run so
+ * that one which opens and closes other modules cannot make this load
+ * look unreachable. */
+static ldr_module *open_new(struct elf_file *f, int flags)
+{
+    struct load ld;
+    struct module *m = load_new(f, flags, &ld);
+    if (!m)
+        return NULL;
+    ldr_module *h = handle_for(m, flags);
+    if (!h) {
+        roll_back(&ld);
+        load_release(&ld);
+        fail(f->path, "out of memory");
+        return NULL;
+    }
+    start(&ld);
+    return h;
+}
+
 static ldr_module *open_locked(const char *path, int flags)
 {
     if (is_system_library(path)) {
@@ -45,41 +117,21 @@ static ldr_module *open_locked(const char *path, int flags)
     if (find_library(NULL, path, &f) != ELF_OK)
         return NULL;
     char *found = (char *)f.path;
-    struct ldr_module *m = find_module_by_file(f.dev, f.ino);
+    ldr_module *h = NULL;
+    struct module *m = find_module_by_file(f.dev, f.ino);
     if (m) {
         close_elf(&f);
-        free(found);
-        m->opens++;
-        trace(T_FILES, "%s: already loaded at base %#lx, %u handles", m->path, (unsigned long)m->base,
-              m->opens);
-        return m;
+        h = handle_for(m, flags);
+        if (h)
+            trace(T_FILES, "%s: already loaded at base %#lx, %u handles", m->path, (unsigned long)m->base,
+                  h->opens);
+        else
+            fail(found, "out of memory");
+    } else if (!(flags & LDR_SNAPSHOT) || snapshot(&f) == 0) {
+        h = open_new(&f, flags);
     }
-    int r = load_elf(&f, flags, &m);
     free(found);
-    if (r < 0)
-        return NULL;
-    struct load ld = {.flags = flags, .root = m};
-    if (load_add(&ld, m) < 0) {
-        destroy_module(m);
-        return NULL;
-    }
-    publish_module(m);
-    if (load_deps(&ld) < 0 || scope_build(&ld) < 0 || relocate(&ld) < 0 || check_initializers(&ld) < 0) {
-        roll_back(&ld);
-        load_release(&ld);
-        return NULL;
-    }
-    for (size_t i = 0; i < ld.nmods; i++)
-        unwind_register(ld.mods[i]);
-    /* Held before initializers run, so that one which opens and closes
-     * other modules cannot make this load look unreachable. */
-    m->opens = 1;
-    static bool exit_hooked;
-    if (!exit_hooked)
-        exit_hooked = atexit(at_exit) == 0;
-    run_initializers(&ld);
-    load_release(&ld);
-    return m;
+    return h;
 }
 
 LDR_API ldr_module *ldr_open(const char *path, int flags)
@@ -99,18 +151,42 @@ LDR_API ldr_module *ldr_open(const char *path, int flags)
     return m;
 }
 
-static bool valid(ldr_module *m, const char *what)
+LDR_API ldr_module *ldr_open_mem(const char *name, const void *image, size_t size, int flags)
 {
-    if (m && module_is_live(m) && m->opens)
+    trace_setup();
+    if (!name || !*name || !image) {
+        fail(name, "ldr_open_mem: no name or no image given");
+        return NULL;
+    }
+    if (flags & ~(LDR_NOINIT | LDR_STRICT | LDR_SNAPSHOT)) {
+        fail(name, "ldr_open_mem: unknown flags %#x", flags);
+        return NULL;
+    }
+    int fd = memfd_with(name, image, size);
+    if (fd < 0)
+        return NULL;
+    lock_modules();
+    struct elf_file f;
+    ldr_module *h = open_elf_fd(name, fd, &f) == ELF_OK ? open_new(&f, flags) : NULL;
+    if (h)
+        h->mod->from_memory = true;
+    unlock_modules();
+    return h;
+}
+
+static bool valid(ldr_module *h, const char *what)
+{
+    if (h && handle_is_live(h))
         return true;
-    fail(NULL, "%s: invalid module handle %p", what, (void *)m);
+    fail(NULL, "%s: invalid module handle %p", what, (void *)h);
     return false;
 }
 
-static void *sym_locked(ldr_module *m, const char *name, const char *version)
+static void *sym_locked(ldr_module *h, const char *name, const char *version)
 {
-    if (!valid(m, version ? "ldr_vsym" : "ldr_sym"))
+    if (!valid(h, version ? "ldr_vsym" : "ldr_sym"))
         return NULL;
+    struct module *m = h->mod;
     if (!name) {
         fail(m->path, "no symbol name given");
         return NULL;
@@ -141,14 +217,16 @@ LDR_API void *ldr_vsym(ldr_module *m, const char *name, const char *version)
     return addr;
 }
 
-LDR_API int ldr_close(ldr_module *m)
+LDR_API int ldr_close(ldr_module *h)
 {
     lock_modules();
     int r = -1;
-    if (valid(m, "ldr_close")) {
-        trace(T_FILES, "%s: closing, %u handles left", m->path, m->opens - 1);
-        if (--m->opens == 0)
+    if (valid(h, "ldr_close")) {
+        trace(T_FILES, "%s: closing, %u handles left", h->mod->path, h->opens - 1);
+        if (--h->opens == 0) {
+            free_handle(h);
             collect_unreachable();
+        }
         r = 0;
     }
     unlock_modules();
@@ -160,17 +238,18 @@ LDR_API const char *ldr_error(void)
     return take_error();
 }
 
-LDR_API int ldr_info(ldr_module *m, struct ldr_info *out)
+LDR_API int ldr_info(ldr_module *h, struct ldr_info *out)
 {
     lock_modules();
     int r = -1;
-    if (valid(m, "ldr_info") && out) {
+    if (valid(h, "ldr_info") && out) {
+        const struct module *m = h->mod;
         *out = (struct ldr_info){
             .path = m->path,
             .base = m->base,
             .size = m->map_size,
             .soname = m->soname,
-            .refs = m->opens,
+            .refs = h->opens,
             .ndeps = (unsigned)m->ndeps,
         };
         r = 0;
@@ -181,7 +260,7 @@ LDR_API int ldr_info(ldr_module *m, struct ldr_info *out)
 
 /* The nearest exported symbol at or below ADDR, preferring one whose
  * extent covers it. */
-static const Elf64_Sym *nearest_symbol(const struct ldr_module *m, uintptr_t addr)
+static const Elf64_Sym *nearest_symbol(const struct module *m, uintptr_t addr)
 {
     const Elf64_Sym *best = NULL;
     for (size_t i = 1; i < m->nsyms; i++) {
@@ -202,7 +281,7 @@ static const Elf64_Sym *nearest_symbol(const struct ldr_module *m, uintptr_t add
 LDR_API int ldr_addr(const void *addr, Dl_info *info)
 {
     lock_modules();
-    struct ldr_module *m = find_module_by_addr(addr);
+    struct module *m = find_module_by_addr(addr);
     if (m && info) {
         const Elf64_Sym *s = nearest_symbol(m, (uintptr_t)addr);
         info->dli_fname = m->path;
@@ -214,12 +293,68 @@ LDR_API int ldr_addr(const void *addr, Dl_info *info)
     return m != NULL;
 }
 
-LDR_API int ldr_reload(ldr_module *m, int flags)
+/* Reload: the new file is loaded completely beside the old module; only
+ * then does the handle move to it. Order: the old module's finalizers, the
+ * new one's initializers, the host's slots and hooks, then the old one is
+ * unmapped (later, if a thread still owes it a thread_local destructor). */
+static int reload_locked(ldr_module *h, int flags)
 {
-    (void)flags;
+    struct module *old = h->mod;
+    if (old->from_memory)
+        return fail(old->path, "ldr_reload: loaded from memory, there is no file to reload");
+    if (module_needed(old))
+        return fail(old->path, "ldr_reload: other loaded modules depend on it");
+    uint64_t content;
+    int changed = file_changed(old, &content);
+    if (changed <= 0)
+        return changed;
+    struct elf_file f;
+    if (open_elf(old->path, &f) != ELF_OK)
+        return -1;
+    int lflags = (old->flags & ~LDR_SNAPSHOT) | (flags & LDR_SNAPSHOT) | (h->flags & LDR_SNAPSHOT);
+    struct load ld;
+    struct module *m = (lflags & LDR_SNAPSHOT) && snapshot(&f) < 0 ? NULL : load_new(&f, lflags, &ld);
+    if (!m)
+        return -1;
+    m->file.hash = content;
+    m->file.hashed = true;
+    trace(T_FILES, "%s: reloading: %#lx replaces %#lx", m->path, (unsigned long)m->base, (unsigned long)old->base);
+    run_finalizers(old);
+    old->handle = NULL;
+    h->mod = m;
+    m->handle = h;
+    start(&ld);
+    reload_notify(h);
+    collect_unreachable();
+    return 1;
+}
+
+LDR_API int ldr_reload(ldr_module *h, int flags)
+{
+    if (flags & ~(LDR_NOINIT | LDR_STRICT | LDR_SNAPSHOT))
+        return fail(NULL, "ldr_reload: unknown flags %#x", flags);
     lock_modules();
-    if (valid(m, "ldr_reload"))
-        fail(m->path, "ldr_reload: reloading is not supported yet");
+    int r = valid(h, "ldr_reload") ? reload_locked(h, flags) : -1;
     unlock_modules();
-    return -1;
+    return r;
+}
+
+LDR_API int ldr_bind(ldr_module *h, const char *name, void **slot)
+{
+    lock_modules();
+    int r = -1;
+    if (valid(h, "ldr_bind") && name && slot)
+        r = reload_add_slot(h, name, slot);
+    unlock_modules();
+    return r;
+}
+
+LDR_API int ldr_on_reload(ldr_module *h, void (*fn)(ldr_module *, void *), void *arg)
+{
+    lock_modules();
+    int r = -1;
+    if (valid(h, "ldr_on_reload") && fn)
+        r = reload_add_hook(h, fn, arg);
+    unlock_modules();
+    return r;
 }

@@ -64,7 +64,7 @@ static void cache_open(void)
     if (fd < 0)
         return;
     struct stat st;
-    if (fstat(fd, &st) == 0 && st.st_size > CACHE_HEADER) {
+    if (ldr_fstat(fd, &st) == 0 && st.st_size > CACHE_HEADER) {
         void *p = mmap(NULL, st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
         if (p != MAP_FAILED) {
             cache_data = p;
@@ -116,7 +116,7 @@ static const char *cache_lookup(const char *name)
 }
 
 /* $ORIGIN, $LIB and $PLATFORM, braced or not. */
-static bool expand(const struct ldr_module *m, const char *dir, size_t len, char *out, size_t cap)
+static bool expand(const struct module *m, const char *dir, size_t len, char *out, size_t cap)
 {
     size_t o = 0;
     for (size_t i = 0; i < len;) {
@@ -187,7 +187,7 @@ static void try_path(struct search *s, const char *path)
     }
 }
 
-static void try_dirs(struct search *s, const struct ldr_module *m, const char *list)
+static void try_dirs(struct search *s, const struct module *m, const char *list)
 {
     for (const char *p = list; p && s->found == ELF_MISSING;) {
         size_t len = strcspn(p, ":;");
@@ -205,14 +205,14 @@ static void try_dirs(struct search *s, const struct ldr_module *m, const char *l
 
 /* Finds NAME for M (NULL: for ldr_open, which has no module to take
  * paths from); on success F is open with f->path a malloc'd copy. */
-int find_library(const struct ldr_module *m, const char *name, struct elf_file *f)
+int find_library(const struct module *m, const char *name, struct elf_file *f)
 {
     struct search s = {.name = name, .f = f, .found = ELF_MISSING};
     if (strchr(name, '/')) {
         try_path(&s, name);
     } else {
         if (m && !m->runpath)
-            for (const struct ldr_module *p = m; p; p = p->parent)
+            for (const struct module *p = m; p; p = p->parent)
                 if (p->rpath)
                     try_dirs(&s, p, p->rpath);
         if (!getauxval(AT_SECURE))
@@ -234,7 +234,7 @@ int find_library(const struct ldr_module *m, const char *name, struct elf_file *
     return s.found;
 }
 
-static int add_dep(struct ldr_module *m, struct dep d)
+static int add_dep(struct module *m, struct dep d)
 {
     struct dep *deps = realloc(m->deps, (m->ndeps + 1) * sizeof *deps);
     if (!deps) {
@@ -247,9 +247,9 @@ static int add_dep(struct ldr_module *m, struct dep d)
     return 0;
 }
 
-static int load_dep(struct load *ld, struct ldr_module *m, const char *name)
+static int load_dep(struct load *ld, struct module *m, const char *name)
 {
-    struct ldr_module *have = find_module_by_name(name);
+    struct module *have = find_module_by_name(name);
     if (have)
         return add_dep(m, (struct dep){.mod = have});
     if (is_system_library(name)) {
@@ -274,7 +274,7 @@ static int load_dep(struct load *ld, struct ldr_module *m, const char *name)
         free(path);
         return add_dep(m, (struct dep){.mod = have});
     }
-    struct ldr_module *dep;
+    struct module *dep;
     trace(T_FILES, "%s: needs %s: loading %s", m->path, name, path);
     int r = load_elf(&f, ld->flags, &dep);
     free(path);
@@ -293,7 +293,7 @@ static int load_dep(struct load *ld, struct ldr_module *m, const char *name)
 int load_deps(struct load *ld)
 {
     for (size_t i = 0; i < ld->nmods; i++) {
-        struct ldr_module *m = ld->mods[i];
+        struct module *m = ld->mods[i];
         for (size_t j = 0; j < m->nneeded; j++)
             if (load_dep(ld, m, m->strtab + m->needed[j]) < 0)
                 return -1;
@@ -301,7 +301,7 @@ int load_deps(struct load *ld)
     return 0;
 }
 
-void release_deps(struct ldr_module *m)
+void release_deps(struct module *m)
 {
     for (size_t i = 0; i < m->ndeps; i++)
         if (m->deps[i].host)

@@ -14,18 +14,22 @@ struct raw {
     bool has_soname, has_runpath, has_rpath, has_rel, textrel, symbolic, has_pltrel;
 };
 
-const char *module_str(const struct ldr_module *m, size_t off)
+const char *module_str(const struct module *m, size_t off)
 {
     return off < m->strsz ? m->strtab + off : NULL;
 }
 
 #define BAD(...) fail(m->path, __VA_ARGS__)
 
-static int parse_sysv_hash(struct ldr_module *m, uint64_t addr)
+/* image_ptr for a TYPE at ADDR: also NULL when misaligned for TYPE, which
+ * only a malformed file does and which reading would make undefined. */
+#define TYPED_PTR(m, addr, len, type) ((addr) % _Alignof(type) ? NULL : image_ptr(m, addr, len))
+
+static int parse_sysv_hash(struct module *m, uint64_t addr)
 {
-    const uint32_t *h = image_ptr(m, addr, 8);
+    const uint32_t *h = TYPED_PTR(m, addr, 8, uint32_t);
     if (!h)
-        return BAD("DT_HASH table lies outside the image");
+        return BAD("DT_HASH table lies outside the image or is misaligned");
     uint32_t nbucket = h[0], nchain = h[1];
     if (!image_ptr(m, addr + 8, ((uint64_t)nbucket + nchain) * 4))
         return BAD("DT_HASH table (%u buckets, %u chains) runs outside the image", nbucket, nchain);
@@ -37,12 +41,13 @@ static int parse_sysv_hash(struct ldr_module *m, uint64_t addr)
 }
 
 /* The GNU hash table does not record the symbol count: it is one past
- * the end of the longest chain. */
-static int parse_gnu_hash(struct ldr_module *m, uint64_t addr)
+ * the end of the longest chain. 1 when no symbol is hashed: the table
+ * then bounds nothing (linkers set symoffset to 1 whatever the count). */
+static int parse_gnu_hash(struct module *m, uint64_t addr)
 {
-    const uint32_t *h = image_ptr(m, addr, 16);
+    const uint32_t *h = TYPED_PTR(m, addr, 16, uint64_t);
     if (!h)
-        return BAD("DT_GNU_HASH table lies outside the image");
+        return BAD("DT_GNU_HASH table lies outside the image or is misaligned");
     uint32_t nbuckets = h[0], symoffset = h[1], bloom_size = h[2], bloom_shift = h[3];
     if (nbuckets == 0 || bloom_size == 0 || (bloom_size & (bloom_size - 1)) || bloom_shift >= 64)
         return BAD("DT_GNU_HASH table has a malformed header");
@@ -63,7 +68,7 @@ static int parse_gnu_hash(struct ldr_module *m, uint64_t addr)
             last = m->gnu_buckets[i];
     if (last == 0) {
         m->nsyms = m->nsyms > symoffset ? m->nsyms : symoffset;
-        return 0;
+        return 1;
     }
     if (last < symoffset)
         return BAD("DT_GNU_HASH bucket %u precedes the first hashed symbol %u", last, symoffset);
@@ -82,7 +87,7 @@ static int parse_gnu_hash(struct ldr_module *m, uint64_t addr)
 
 /* Version indexes name either a definition (verdef) or a requirement
  * (verneed); one table serves both, as versym uses one index space. */
-static int add_version(struct ldr_module *m, unsigned index, uint32_t name, uint32_t hash, size_t *cap)
+static int add_version(struct module *m, unsigned index, uint32_t name, uint32_t hash, size_t *cap)
 {
     index &= 0x7fff;
     const char *s = module_str(m, name);
@@ -104,18 +109,18 @@ static int add_version(struct ldr_module *m, unsigned index, uint32_t name, uint
     return 0;
 }
 
-static int parse_versions(struct ldr_module *m, const struct raw *r)
+static int parse_versions(struct module *m, const struct raw *r)
 {
     size_t cap = 0;
     uint64_t at = r->verdef;
     for (uint64_t i = 0; r->verdef && i < r->verdefnum; i++) {
-        const Elf64_Verdef *vd = image_ptr(m, at, sizeof *vd);
+        const Elf64_Verdef *vd = TYPED_PTR(m, at, sizeof *vd, Elf64_Verdef);
         if (!vd)
-            return BAD("version definitions run outside the image");
+            return BAD("version definitions run outside the image or are misaligned");
         if (vd->vd_cnt) {
-            const Elf64_Verdaux *aux = image_ptr(m, at + vd->vd_aux, sizeof *aux);
+            const Elf64_Verdaux *aux = TYPED_PTR(m, at + vd->vd_aux, sizeof *aux, Elf64_Verdaux);
             if (!aux)
-                return BAD("version definition auxiliary entry outside the image");
+                return BAD("version definition auxiliary entry outside the image or misaligned");
             if (add_version(m, vd->vd_ndx, aux->vda_name, vd->vd_hash, &cap) < 0)
                 return -1;
         }
@@ -125,14 +130,14 @@ static int parse_versions(struct ldr_module *m, const struct raw *r)
     }
     at = r->verneed;
     for (uint64_t i = 0; r->verneed && i < r->verneednum; i++) {
-        const Elf64_Verneed *vn = image_ptr(m, at, sizeof *vn);
+        const Elf64_Verneed *vn = TYPED_PTR(m, at, sizeof *vn, Elf64_Verneed);
         if (!vn)
-            return BAD("version requirements run outside the image");
+            return BAD("version requirements run outside the image or are misaligned");
         uint64_t aux_at = at + vn->vn_aux;
         for (unsigned j = 0; j < vn->vn_cnt; j++) {
-            const Elf64_Vernaux *aux = image_ptr(m, aux_at, sizeof *aux);
+            const Elf64_Vernaux *aux = TYPED_PTR(m, aux_at, sizeof *aux, Elf64_Vernaux);
             if (!aux)
-                return BAD("version requirement auxiliary entry outside the image");
+                return BAD("version requirement auxiliary entry outside the image or misaligned");
             if (add_version(m, aux->vna_other, aux->vna_name, aux->vna_hash, &cap) < 0)
                 return -1;
             if (!aux->vna_next)
@@ -147,16 +152,17 @@ static int parse_versions(struct ldr_module *m, const struct raw *r)
 }
 
 /* A table of COUNT entries of SIZE bytes at ADDR, inside the image. */
-static const void *table(struct ldr_module *m, uint64_t addr, uint64_t bytes, uint64_t entsize,
+static const void *table(struct module *m, uint64_t addr, uint64_t bytes, uint64_t entsize,
                          size_t *count, const char *what)
 {
     if (!addr || !bytes) {
         *count = 0;
         return NULL;
     }
-    const void *p = bytes % entsize ? NULL : image_ptr(m, addr, bytes);
+    /* Every table read this way holds 8-byte words. */
+    const void *p = bytes % entsize ? NULL : TYPED_PTR(m, addr, bytes, uint64_t);
     if (!p) {
-        BAD("%s (%#llx, %llu bytes) lies outside the image", what, (unsigned long long)addr,
+        BAD("%s (%#llx, %llu bytes) lies outside the image or is misaligned", what, (unsigned long long)addr,
             (unsigned long long)bytes);
         *count = SIZE_MAX;
         return NULL;
@@ -165,7 +171,7 @@ static const void *table(struct ldr_module *m, uint64_t addr, uint64_t bytes, ui
     return p;
 }
 
-static int collect(struct ldr_module *m, struct raw *r)
+static int collect(struct module *m, struct raw *r)
 {
     const Elf64_Dyn *d = m->dynamic;
     size_t n = 0;
@@ -224,7 +230,7 @@ static int collect(struct ldr_module *m, struct raw *r)
     return 0;
 }
 
-static int check_strings(struct ldr_module *m, struct raw *r)
+static int check_strings(struct module *m, struct raw *r)
 {
     if (!r->strtab || !r->strsz)
         return BAD("no string table (DT_STRTAB)");
@@ -245,7 +251,7 @@ static int check_strings(struct ldr_module *m, struct raw *r)
     return 0;
 }
 
-static int check_symbols(struct ldr_module *m, struct raw *r)
+static int check_symbols(struct module *m, struct raw *r)
 {
     if (!r->symtab)
         return BAD("no symbol table (DT_SYMTAB)");
@@ -255,16 +261,24 @@ static int check_symbols(struct ldr_module *m, struct raw *r)
         return BAD("no symbol hash table (DT_HASH or DT_GNU_HASH)");
     if (r->hash && parse_sysv_hash(m, r->hash) < 0)
         return -1;
-    if (r->gnu_hash && parse_gnu_hash(m, r->gnu_hash) < 0)
+    int unhashed = r->gnu_hash ? parse_gnu_hash(m, r->gnu_hash) : 0;
+    if (unhashed < 0)
         return -1;
-    m->symtab = image_ptr(m, r->symtab, (uint64_t)m->nsyms * sizeof(Elf64_Sym));
+    /* Nothing hashed and no DT_HASH: the symbols are the relocations'. */
+    if (unhashed && !r->hash)
+        for (size_t i = 0; i < m->nrela + m->njmprel; i++) {
+            const Elf64_Rela *rel = i < m->nrela ? &m->rela[i] : &m->jmprel[i - m->nrela];
+            if (ELF64_R_SYM(rel->r_info) >= m->nsyms)
+                m->nsyms = (size_t)ELF64_R_SYM(rel->r_info) + 1;
+        }
+    m->symtab = TYPED_PTR(m, r->symtab, (uint64_t)m->nsyms * sizeof(Elf64_Sym), Elf64_Sym);
     if (!m->symtab)
-        return BAD("symbol table (%zu symbols) lies outside the image", m->nsyms);
+        return BAD("symbol table (%zu symbols) lies outside the image or is misaligned", m->nsyms);
     for (size_t i = 0; i < m->nsyms; i++)
         if (m->symtab[i].st_name >= m->strsz)
             return BAD("symbol %zu: name index %u outside the string table", i, m->symtab[i].st_name);
-    if (r->versym && !(m->versym = image_ptr(m, r->versym, (uint64_t)m->nsyms * 2)))
-        return BAD("symbol version table lies outside the image");
+    if (r->versym && !(m->versym = TYPED_PTR(m, r->versym, (uint64_t)m->nsyms * 2, Elf64_Half)))
+        return BAD("symbol version table lies outside the image or is misaligned");
     if (parse_versions(m, r) < 0)
         return -1;
     if (m->versym)
@@ -276,7 +290,7 @@ static int check_symbols(struct ldr_module *m, struct raw *r)
     return 0;
 }
 
-static int check_relocs(struct ldr_module *m, struct raw *r)
+static int check_relocs(struct module *m, struct raw *r)
 {
     if (r->has_rel)
         return BAD("uses REL relocations, which x86_64 objects do not");
@@ -297,7 +311,7 @@ static int check_relocs(struct ldr_module *m, struct raw *r)
     return 0;
 }
 
-int parse_dynamic(struct ldr_module *m)
+int parse_dynamic(struct module *m)
 {
     struct raw r = {0};
     if (collect(m, &r) < 0 || check_strings(m, &r) < 0)
@@ -308,7 +322,7 @@ int parse_dynamic(struct ldr_module *m)
         return BAD("a position-independent executable, not a library");
     if (r.flags_1 & DF_1_NOOPEN)
         return BAD("marked not to be opened at run time (DF_1_NOOPEN)");
-    if (check_symbols(m, &r) < 0 || check_relocs(m, &r) < 0)
+    if (check_relocs(m, &r) < 0 || check_symbols(m, &r) < 0)
         return -1;
     m->symbolic = r.symbolic || (r.flags & DF_SYMBOLIC);
     m->bind_now = (r.flags & DF_BIND_NOW) || (r.flags_1 & DF_1_NOW);

@@ -145,13 +145,15 @@ static int check_phdrs(struct elf_file *f)
 int read_elf(struct elf_file *f)
 {
     struct stat st;
-    if (fstat(f->fd, &st) < 0)
+    if (ldr_fstat(f->fd, &st) < 0)
         return fail(f->path, "cannot stat: %s", strerror(errno));
     if (!S_ISREG(st.st_mode))
         return fail(f->path, "not a regular file");
     f->size = st.st_size;
     f->dev = st.st_dev;
     f->ino = st.st_ino;
+    f->mtime_ns = st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+    f->ctime_ns = st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec;
     if (f->size == 0)
         return fail(f->path, "empty file");
     memset(&f->ehdr, 0, sizeof f->ehdr);

@@ -33,7 +33,7 @@ static int iterate_phdr(int (*cb)(struct dl_phdr_info *, size_t, void *), void *
     if (r)
         return r;
     lock_modules();
-    for (struct ldr_module *m = first_module(); m && !r; m = m->next) {
+    for (struct module *m = first_module(); m && !r; m = m->next) {
         struct dl_phdr_info info = {
             .dlpi_addr = m->base,
             .dlpi_name = m->path,

@@ -36,7 +36,7 @@ char **process_argv(int *argc)
     return saved_argv;
 }
 
-static int check_array(const struct ldr_module *m, const uintptr_t *array, size_t n, const char *what)
+static int check_array(const struct module *m, const uintptr_t *array, size_t n, const char *what)
 {
     for (size_t i = 0; i < n; i++) {
         uintptr_t f = array[i];
@@ -52,7 +52,7 @@ static int check_array(const struct ldr_module *m, const uintptr_t *array, size_
 int check_initializers(struct load *ld)
 {
     for (size_t i = 0; i < ld->nmods; i++) {
-        const struct ldr_module *m = ld->mods[i];
+        const struct module *m = ld->mods[i];
         if (m->init && !executable_at(m, m->init))
             return fail(m->path, "DT_INIT %#lx lies outside the module's code", (unsigned long)m->init);
         if (m->fini && !executable_at(m, m->fini))
@@ -66,7 +66,7 @@ int check_initializers(struct load *ld)
 
 static unsigned long init_counter;
 
-static void init_module(struct ldr_module *m)
+static void init_module(struct module *m)
 {
     m->mark = 1;
     for (size_t i = 0; i < m->ndeps; i++)
@@ -101,7 +101,7 @@ void run_initializers(struct load *ld)
     init_module(ld->root);
 }
 
-static void run_exit_handlers(struct ldr_module *m)
+static void run_exit_handlers(struct module *m)
 {
     while (m->nexits) {
         struct exit_handler h = m->exits[--m->nexits];
@@ -110,7 +110,7 @@ static void run_exit_handlers(struct ldr_module *m)
     }
 }
 
-void run_finalizers(struct ldr_module *m)
+void run_finalizers(struct module *m)
 {
     if (!m->initialized || m->finalized)
         return;
@@ -139,7 +139,7 @@ void run_finalizers(struct ldr_module *m)
 int ldr_cxa_atexit(void (*fn)(void *), void *arg, void *dso)
 {
     lock_modules();
-    struct ldr_module *m = dso ? find_module_by_addr(dso) : NULL;
+    struct module *m = dso ? find_module_by_addr(dso) : NULL;
     if (!m) {
         unlock_modules();
         return __cxa_atexit(fn, arg, dso);
@@ -164,7 +164,7 @@ int ldr_cxa_atexit(void (*fn)(void *), void *arg, void *dso)
 void ldr_cxa_finalize(void *dso)
 {
     lock_modules();
-    struct ldr_module *m = dso ? find_module_by_addr(dso) : NULL;
+    struct module *m = dso ? find_module_by_addr(dso) : NULL;
     if (m)
         run_exit_handlers(m);
     unlock_modules();
@@ -181,7 +181,7 @@ void ldr_cxa_finalize(void *dso)
 struct thread_dtor {
     void (*fn)(void *);
     void *obj;
-    struct ldr_module *mod;
+    struct module *mod;
     struct thread_dtor *next; /* the per-thread list, without glibc's */
 };
 
@@ -196,7 +196,7 @@ static void run_thread_dtor(void *p)
     d->fn(d->obj);
     if (d->mod) {
         lock_modules();
-        if (--d->mod->thread_dtors == 0 && !d->mod->opens)
+        if (--d->mod->thread_dtors == 0 && !module_held(d->mod))
             collect_unreachable();
         unlock_modules();
     }

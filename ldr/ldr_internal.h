@@ -17,7 +17,7 @@
 /* A dependency is either a module ldr loaded or a library the system
  * loader owns (the C runtime, or one the host had already). */
 struct dep {
-    struct ldr_module *mod;
+    struct module *mod;
     void *host;
 };
 
@@ -33,13 +33,45 @@ struct tlsdesc_arg {
     size_t offset;
 };
 
+/* A loaded file as ldr_reload compares it: metadata first, then (on a
+ * difference) an xxHash of the content. */
+struct file_id {
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    int64_t mtime_ns, ctime_ns;
+    uint64_t hash;
+    bool hashed;
+};
+
+/* A handle: what ldr_open returns, ldr_close drops, and ldr_reload keeps
+ * valid while the module behind it changes. */
+struct reload_slot {
+    const char *name; /* owned */
+    void **where;
+};
+struct reload_hook {
+    void (*fn)(struct ldr_module *, void *);
+    void *arg;
+};
+struct ldr_module {
+    struct module *mod;
+    unsigned opens;
+    int flags;
+    struct reload_slot *slots;
+    size_t nslots;
+    struct reload_hook *hooks;
+    size_t nhooks;
+    struct ldr_module *next;
+};
+
 struct version {
     const char *name;
     uint32_t hash;
     bool hidden_default; /* a verdef marked VER_FLG_WEAK has no meaning here */
 };
 
-struct ldr_module {
+struct module {
     char *path;        /* as found; what traces and errors name */
     const char *name;  /* the basename of path, for short trace lines */
     char *origin;      /* directory of the real path, for $ORIGIN */
@@ -85,8 +117,10 @@ struct ldr_module {
     /* its place among the others */
     struct dep *deps;
     size_t ndeps;
-    struct ldr_module *parent; /* who needed it first: RPATH inheritance */
-    unsigned opens;            /* handles given out by ldr_open */
+    struct module *parent; /* who needed it first: RPATH inheritance */
+    struct ldr_module *handle; /* the handle ldr_open gave for it, if any */
+    struct file_id file;       /* what was loaded, for ldr_reload */
+    bool from_memory;          /* ldr_open_mem: no file behind it */
     bool relocated, initialized, finalized;
     unsigned long init_seq;    /* order its initializers ran, for fini order */
     int mark;                  /* scratch for graph walks */
@@ -99,7 +133,7 @@ struct ldr_module {
     struct tlsdesc_arg *tlsdesc; /* arguments of its TLS descriptors */
     size_t ntlsdesc;
     const void *eh_frame;      /* registered with the unwinder, or NULL */
-    struct ldr_module *next, *prev;
+    struct module *next, *prev;
 };
 
 /* error.c: "FILE: reason" for ldr_error(). fail() always returns -1. */
@@ -114,6 +148,7 @@ enum {
     T_INIT = 1u << 3,
     T_UNLOAD = 1u << 4,
     T_TLS = 1u << 5,
+    T_VERSIONS = 1u << 6,
     T_ALL = ~0u
 };
 extern unsigned trace_mask;
@@ -128,6 +163,7 @@ struct elf_file {
     off_t size;
     dev_t dev;
     ino_t ino;
+    int64_t mtime_ns, ctime_ns;
     Elf64_Ehdr ehdr;
     Elf64_Phdr *phdr;
     size_t phnum;
@@ -136,16 +172,16 @@ enum { ELF_OK = 0, ELF_BAD = -1, ELF_WRONG_KIND = -2, ELF_MISSING = -3 };
 int read_elf(struct elf_file *f);
 
 /* map.c: the image in memory. */
-int map_image(struct ldr_module *m, const struct elf_file *f);
-void *image_ptr(const struct ldr_module *m, uintptr_t vaddr, size_t len);
-bool writable_at(const struct ldr_module *m, uintptr_t vaddr, size_t len);
-bool executable_at(const struct ldr_module *m, uintptr_t vaddr);
-int protect_relro(struct ldr_module *m);
-void unmap_image(struct ldr_module *m);
+int map_image(struct module *m, const struct elf_file *f);
+void *image_ptr(const struct module *m, uintptr_t vaddr, size_t len);
+bool writable_at(const struct module *m, uintptr_t vaddr, size_t len);
+bool executable_at(const struct module *m, uintptr_t vaddr);
+int protect_relro(struct module *m);
+void unmap_image(struct module *m);
 
 /* dynamic.c */
-int parse_dynamic(struct ldr_module *m);
-const char *module_str(const struct ldr_module *m, size_t off);
+int parse_dynamic(struct module *m);
+const char *module_str(const struct module *m, size_t off);
 
 /* symbol.c: finding definitions. */
 struct symref {
@@ -157,8 +193,8 @@ struct symref {
     bool have_sysv;
 };
 void symref_init(struct symref *ref, const char *name, const char *version);
-const Elf64_Sym *find_in_module(const struct ldr_module *m, struct symref *ref);
-void *symbol_address(const struct ldr_module *m, const Elf64_Sym *sym);
+const Elf64_Sym *find_in_module(const struct module *m, struct symref *ref);
+void *symbol_address(const struct module *m, const Elf64_Sym *sym);
 uint32_t elf_sysv_hash(const char *name);
 
 /* host.c: definitions the system loader's objects offer. */
@@ -172,15 +208,18 @@ void count_unload(void);
 
 /* load.c: one file into one module (no dependencies, no relocation). */
 int open_elf(const char *path, struct elf_file *f);
+int open_elf_fd(const char *path, int fd, struct elf_file *f);
+int memfd_with(const char *name, const void *data, size_t size);
+int memfd_copy(const char *path, int src);
 void close_elf(struct elf_file *f);
-int load_elf(struct elf_file *f, int flags, struct ldr_module **out);
+int load_elf(struct elf_file *f, int flags, struct module **out);
 
 /* deps.c: DT_NEEDED, searched and loaded; system libraries. */
 struct load;
 int load_deps(struct load *ld);
 bool is_system_library(const char *name);
-int find_library(const struct ldr_module *m, const char *name, struct elf_file *f);
-void release_deps(struct ldr_module *m);
+int find_library(const struct module *m, const char *name, struct elf_file *f);
+void release_deps(struct module *m);
 
 /* reloc.c: every dynamic relocation of every module of a load. */
 int relocate(struct load *ld);
@@ -188,59 +227,91 @@ int relocate(struct load *ld);
 /* scope.c: where a load's references bind, in the product's order. */
 struct binding {
     uintptr_t value;
-    const struct ldr_module *mod; /* NULL when the host defined it */
+    const struct module *mod; /* NULL when the host defined it */
     const Elf64_Sym *sym;         /* the definition in mod */
     const char *where;            /* what traces say */
 };
-int resolve(struct load *ld, const struct ldr_module *from, struct symref *ref, struct binding *out);
+int resolve(struct load *ld, const struct module *from, struct symref *ref, struct binding *out);
 int scope_build(struct load *ld);
 void load_release(struct load *ld);
-void *find_exported(struct ldr_module *m, struct symref *ref);
+void *find_exported(struct module *m, struct symref *ref);
+
+/* compat.c: fallbacks for versions the host's glibc lacks (not under
+ * LDR_STRICT). compat_find binds REF as the table says and traces it, or
+ * returns false with out->where saying why nothing binds (or NULL). */
+enum compat_kind { COMPAT_OLDER, COMPAT_RENAME, COMPAT_SHIM, COMPAT_BY_LDR, COMPAT_UNSAFE };
+struct compat_rule {
+    const char *name;    /* a name, or an fnmatch pattern */
+    const char *since;   /* the version the reference asks for */
+    enum compat_kind kind;
+    const char *target;  /* OLDER: the library that held it (NULL: libc); RENAME: the function */
+    const char *version; /* OLDER: the oldest safe version; RENAME: the function's (NULL: default) */
+    const char *why;
+};
+extern const struct compat_rule compat_rules[];
+extern const size_t compat_nrules;
+bool compat_find(const struct module *from, const struct symref *ref, struct binding *out);
+
+/* shims.c: ldr's own versions of functions an old glibc lacks. */
+struct stat;
+void *find_shim(const char *name);
+int ldr_fstat(int fd, struct stat *st);
 
 /* tls.c */
-int tls_register(struct ldr_module *m);
-int tls_make_static(struct ldr_module *m);
-intptr_t tls_static_offset(const struct ldr_module *m);
-void tls_release(struct ldr_module *m);
-void *tls_block_if_any(const struct ldr_module *m);
+int tls_register(struct module *m);
+int tls_make_static(struct module *m);
+intptr_t tls_static_offset(const struct module *m);
+void tls_release(struct module *m);
+void *tls_block_if_any(const struct module *m);
 int host_tls_locate(const void *addr, size_t *id, size_t *offset);
 int host_tls_static_offset(const void *addr, intptr_t *offset);
 
 /* unwind.c */
-void unwind_register(struct ldr_module *m);
-void unwind_deregister(struct ldr_module *m);
+void unwind_register(struct module *m);
+void unwind_deregister(struct module *m);
 
 /* init.c */
 int check_initializers(struct load *ld);
 void run_initializers(struct load *ld);
-void run_finalizers(struct ldr_module *m);
+void run_finalizers(struct module *m);
 char **process_argv(int *argc);
 
-/* modules.c: the list of loaded modules. */
+/* reload.c */
+int file_changed(struct module *m, uint64_t *content);
+int reload_add_slot(struct ldr_module *h, const char *name, void **slot);
+int reload_add_hook(struct ldr_module *h, void (*fn)(struct ldr_module *, void *), void *arg);
+void reload_notify(struct ldr_module *h);
+
+/* modules.c: the list of loaded modules, and handles. */
+bool module_needed(const struct module *m);
+bool module_held(const struct module *m);
+struct ldr_module *handle_for(struct module *m, int flags);
+bool handle_is_live(const struct ldr_module *h);
+void free_handle(struct ldr_module *h);
 void lock_modules(void);
 void unlock_modules(void);
-struct ldr_module *first_module(void);
-void publish_module(struct ldr_module *m);
-struct ldr_module *find_module_by_file(dev_t dev, ino_t ino);
-struct ldr_module *find_module_by_name(const char *name);
-struct ldr_module *find_module_by_addr(const void *addr);
-bool module_is_live(const struct ldr_module *m);
+struct module *first_module(void);
+void publish_module(struct module *m);
+struct module *find_module_by_file(dev_t dev, ino_t ino);
+struct module *find_module_by_name(const char *name);
+struct module *find_module_by_addr(const void *addr);
+bool module_is_live(const struct module *m);
 void clear_marks(void);
 void collect_unreachable(void);
 void finalize_all(void);
-void destroy_module(struct ldr_module *m);
+void destroy_module(struct module *m);
 
 /* One ldr_open in progress: the modules it brought in, and the scope
  * their references search after the host. */
 struct load {
     int flags;
-    struct ldr_module *root;
-    struct ldr_module **mods; /* new modules, breadth-first from root */
+    struct module *root;
+    struct module **mods; /* new modules, breadth-first from root */
     size_t nmods, capmods;
     struct dep *scope;        /* root and every dependency, breadth-first */
     size_t nscope;
     struct resolve_cache *cache;
 };
-int load_add(struct load *ld, struct ldr_module *m);
+int load_add(struct load *ld, struct module *m);
 
 #endif

@@ -18,7 +18,7 @@ static int prot_of(unsigned flags)
            (flags & PF_X ? PROT_EXEC : 0);
 }
 
-static int map_segment(struct ldr_module *m, const struct elf_file *f, const Elf64_Phdr *p)
+static int map_segment(struct module *m, const struct elf_file *f, const Elf64_Phdr *p)
 {
     uintptr_t start = PAGE_DOWN(m->base + p->p_vaddr);
     uintptr_t file_end = m->base + p->p_vaddr + p->p_filesz;
@@ -53,7 +53,7 @@ static int map_segment(struct ldr_module *m, const struct elf_file *f, const Elf
     return 0;
 }
 
-int map_image(struct ldr_module *m, const struct elf_file *f)
+int map_image(struct module *m, const struct elf_file *f)
 {
     uintptr_t lo = UINTPTR_MAX, hi = 0, align = PAGE;
     for (size_t i = 0; i < f->phnum; i++) {
@@ -93,7 +93,7 @@ int map_image(struct ldr_module *m, const struct elf_file *f)
     return 0;
 }
 
-static const Elf64_Phdr *segment_at(const struct ldr_module *m, uintptr_t vaddr, size_t len)
+static const Elf64_Phdr *segment_at(const struct module *m, uintptr_t vaddr, size_t len)
 {
     for (size_t i = 0; i < m->phnum; i++) {
         const Elf64_Phdr *p = &m->phdr[i];
@@ -105,25 +105,25 @@ static const Elf64_Phdr *segment_at(const struct ldr_module *m, uintptr_t vaddr,
 }
 
 /* The address of [vaddr, vaddr+len) if one loaded segment holds all of it. */
-void *image_ptr(const struct ldr_module *m, uintptr_t vaddr, size_t len)
+void *image_ptr(const struct module *m, uintptr_t vaddr, size_t len)
 {
     return segment_at(m, vaddr, len) ? (void *)(m->base + vaddr) : NULL;
 }
 
 /* Relocations may write only where the file asked for writable memory. */
-bool writable_at(const struct ldr_module *m, uintptr_t vaddr, size_t len)
+bool writable_at(const struct module *m, uintptr_t vaddr, size_t len)
 {
     const Elf64_Phdr *p = segment_at(m, vaddr, len);
     return p && (p->p_flags & PF_W);
 }
 
-bool executable_at(const struct ldr_module *m, uintptr_t vaddr)
+bool executable_at(const struct module *m, uintptr_t vaddr)
 {
     const Elf64_Phdr *p = segment_at(m, vaddr, 1);
     return p && (p->p_flags & PF_X);
 }
 
-int protect_relro(struct ldr_module *m)
+int protect_relro(struct module *m)
 {
     if (m->relro_end <= m->relro_start)
         return 0;
@@ -134,7 +134,7 @@ int protect_relro(struct ldr_module *m)
     return 0;
 }
 
-void unmap_image(struct ldr_module *m)
+void unmap_image(struct module *m)
 {
     if (m->map_start)
         munmap(m->map_start, m->map_size);

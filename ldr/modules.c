@@ -7,7 +7,56 @@
 #include "ldr_internal.h"
 
 static pthread_mutex_t lock = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
-static struct ldr_module *head;
+static struct module *head;
+static struct ldr_module *handles;
+
+bool module_held(const struct module *m)
+{
+    return m->handle && m->handle->opens;
+}
+
+/* The handle of M, made on its first ldr_open, with one more reference. */
+struct ldr_module *handle_for(struct module *m, int flags)
+{
+    struct ldr_module *h = m->handle;
+    if (!h) {
+        h = calloc(1, sizeof *h);
+        if (!h)
+            return NULL;
+        h->mod = m;
+        h->flags = flags;
+        h->next = handles;
+        handles = h;
+        m->handle = h;
+    }
+    h->opens++;
+    return h;
+}
+
+/* Compares pointers only: a stale handle is never read. */
+bool handle_is_live(const struct ldr_module *h)
+{
+    for (struct ldr_module *p = handles; p; p = p->next)
+        if (p == h)
+            return h->opens > 0;
+    return false;
+}
+
+void free_handle(struct ldr_module *h)
+{
+    for (struct ldr_module **p = &handles; *p; p = &(*p)->next)
+        if (*p == h) {
+            *p = h->next;
+            break;
+        }
+    if (h->mod && h->mod->handle == h)
+        h->mod->handle = NULL;
+    for (size_t i = 0; i < h->nslots; i++)
+        free((void *)h->slots[i].name);
+    free(h->slots);
+    free(h->hooks);
+    free(h);
+}
 
 void lock_modules(void)
 {
@@ -19,12 +68,12 @@ void unlock_modules(void)
     pthread_mutex_unlock(&lock);
 }
 
-struct ldr_module *first_module(void)
+struct module *first_module(void)
 {
     return head;
 }
 
-void publish_module(struct ldr_module *m)
+void publish_module(struct module *m)
 {
     count_load();
     m->prev = NULL;
@@ -34,7 +83,7 @@ void publish_module(struct ldr_module *m)
     head = m;
 }
 
-static void unpublish(struct ldr_module *m)
+static void unpublish(struct module *m)
 {
     if (m->prev)
         m->prev->next = m->next;
@@ -45,40 +94,50 @@ static void unpublish(struct ldr_module *m)
     m->next = m->prev = NULL;
 }
 
-struct ldr_module *find_module_by_file(dev_t dev, ino_t ino)
+struct module *find_module_by_file(dev_t dev, ino_t ino)
 {
-    for (struct ldr_module *m = head; m; m = m->next)
+    for (struct module *m = head; m; m = m->next)
         if (m->dev == dev && m->ino == ino)
             return m;
     return NULL;
 }
 
-struct ldr_module *find_module_by_name(const char *name)
+struct module *find_module_by_name(const char *name)
 {
-    for (struct ldr_module *m = head; m; m = m->next)
+    for (struct module *m = head; m; m = m->next)
         if ((m->soname && strcmp(m->soname, name) == 0) || strcmp(m->name, name) == 0)
             return m;
     return NULL;
 }
 
-struct ldr_module *find_module_by_addr(const void *addr)
+struct module *find_module_by_addr(const void *addr)
 {
     uintptr_t a = (uintptr_t)addr;
-    for (struct ldr_module *m = head; m; m = m->next)
+    for (struct module *m = head; m; m = m->next)
         if (a >= (uintptr_t)m->map_start && a - (uintptr_t)m->map_start < m->map_size)
             return m;
     return NULL;
 }
 
-bool module_is_live(const struct ldr_module *m)
+/* Whether another loaded module has M among its dependencies. */
+bool module_needed(const struct module *m)
 {
-    for (struct ldr_module *p = head; p; p = p->next)
+    for (struct module *p = head; p; p = p->next)
+        for (size_t i = 0; i < p->ndeps; i++)
+            if (p->deps[i].mod == m && p != m)
+                return true;
+    return false;
+}
+
+bool module_is_live(const struct module *m)
+{
+    for (struct module *p = head; p; p = p->next)
         if (p == m)
             return true;
     return false;
 }
 
-void destroy_module(struct ldr_module *m)
+void destroy_module(struct module *m)
 {
     if (module_is_live(m))
         count_unload();
@@ -99,7 +158,7 @@ void destroy_module(struct ldr_module *m)
     free(m);
 }
 
-static void mark_reachable(struct ldr_module *m)
+static void mark_reachable(struct module *m)
 {
     if (m->mark)
         return;
@@ -115,15 +174,15 @@ static void mark_reachable(struct ldr_module *m)
  * the reverse of their initialization, then unmapped. */
 void clear_marks(void)
 {
-    for (struct ldr_module *m = head; m; m = m->next)
+    for (struct module *m = head; m; m = m->next)
         m->mark = 0;
 }
 
 static void mark_live(void)
 {
     clear_marks();
-    for (struct ldr_module *m = head; m; m = m->next)
-        if (m->opens || m->thread_dtors || (m->nodelete && m->initialized))
+    for (struct module *m = head; m; m = m->next)
+        if (module_held(m) || m->thread_dtors || (m->nodelete && m->initialized))
             mark_reachable(m);
 }
 
@@ -133,15 +192,15 @@ void collect_unreachable(void)
         /* A finalizer may open or close modules (the lock is recursive), so
          * liveness is computed afresh before each one. */
         mark_live();
-        struct ldr_module *last = NULL;
-        for (struct ldr_module *m = head; m; m = m->next)
+        struct module *last = NULL;
+        for (struct module *m = head; m; m = m->next)
             if (!m->mark && !m->finalized && m->initialized && (!last || m->init_seq > last->init_seq))
                 last = m;
         if (!last)
             break;
         run_finalizers(last);
     }
-    for (struct ldr_module *m = head, *next; m; m = next) {
+    for (struct module *m = head, *next; m; m = next) {
         next = m->next;
         if (!m->mark)
             destroy_module(m);
@@ -155,8 +214,8 @@ void finalize_all(void)
 {
     lock_modules();
     for (;;) {
-        struct ldr_module *last = NULL;
-        for (struct ldr_module *m = head; m; m = m->next)
+        struct module *last = NULL;
+        for (struct module *m = head; m; m = m->next)
             if (!m->finalized && m->initialized && (!last || m->init_seq > last->init_seq))
                 last = m;
         if (!last)

@@ -28,17 +28,18 @@ struct resolved {
 
 struct pass {
     struct load *ld;
-    struct ldr_module *m;
+    struct module *m;
     struct resolved *syms;
     struct missing *missing;
     bool deferred;  /* second pass: only what waited for an IFUNC */
     bool pending;   /* first pass left something for the second */
 };
 
-static void note_missing(struct missing *mi, const char *name, const char *version)
+static void note_missing(struct missing *mi, const char *name, const char *version, const char *why)
 {
     char item[512];
-    int n = snprintf(item, sizeof item, "%s%s%s", name, version ? "@" : "", version ? version : "");
+    int n = snprintf(item, sizeof item, "%s%s%s%s%s%s", name, version ? "@" : "", version ? version : "",
+                     why ? " (" : "", why ? why : "", why ? ")" : "");
     if (n < 0)
         return;
     /* The same name twice (GOT and PLT) is listed once. */
@@ -62,7 +63,7 @@ static void note_missing(struct missing *mi, const char *name, const char *versi
     mi->count++;
 }
 
-static const char *version_of(const struct ldr_module *m, size_t symidx)
+static const char *version_of(const struct module *m, size_t symidx)
 {
     if (!m->versym)
         return NULL;
@@ -70,7 +71,7 @@ static const char *version_of(const struct ldr_module *m, size_t symidx)
     return ndx >= 2 && ndx < m->nversions ? m->versions[ndx].name : NULL;
 }
 
-static void trace_binding(const struct ldr_module *m, const char *name, const char *version,
+static void trace_binding(const struct module *m, const char *name, const char *version,
                           const struct binding *b)
 {
     if (!tracing(T_BINDINGS))
@@ -92,7 +93,7 @@ static void trace_binding(const struct ldr_module *m, const char *name, const ch
 /* 0: *value set; 1: wait for the second pass; -1: failed. */
 static int symbol_value(struct pass *p, size_t symidx, uintptr_t *value)
 {
-    struct ldr_module *m = p->m;
+    struct module *m = p->m;
     struct resolved *r = &p->syms[symidx];
     if (r->state == BOUND || r->state == LATE) {
         *value = r->value;
@@ -131,7 +132,7 @@ static int symbol_value(struct pass *p, size_t symidx, uintptr_t *value)
     }
     if (res == -1) {
         if (ELF64_ST_BIND(s->st_info) != STB_WEAK)
-            note_missing(p->missing, name, version);
+            note_missing(p->missing, name, version, b.where);
         else
             b = (struct binding){.value = 0, .where = "nothing (weak, unresolved)"};
     }
@@ -146,7 +147,7 @@ static int symbol_value(struct pass *p, size_t symidx, uintptr_t *value)
 /* The TLS variable a relocation names: a module and an offset in its
  * block, for an ldr module or one of the system loader's. */
 struct tls_target {
-    struct ldr_module *mod; /* NULL: the host's, or nothing (weak) */
+    struct module *mod; /* NULL: the host's, or nothing (weak) */
     size_t id, offset;
     const void *host_addr;  /* this thread's instance of a host variable */
     bool undefined;         /* an unresolved weak reference */
@@ -154,7 +155,7 @@ struct tls_target {
 
 static int tls_target(struct pass *p, size_t symidx, struct tls_target *t)
 {
-    struct ldr_module *m = p->m;
+    struct module *m = p->m;
     const Elf64_Sym *s = &m->symtab[symidx];
     *t = (struct tls_target){0};
     if (!symidx || (s->st_shndx != SHN_UNDEF && ELF64_ST_BIND(s->st_info) == STB_LOCAL)) {
@@ -170,7 +171,7 @@ static int tls_target(struct pass *p, size_t symidx, struct tls_target *t)
             return -1;
         if (res != 0) {
             if (ELF64_ST_BIND(s->st_info) != STB_WEAK)
-                note_missing(p->missing, name, version);
+                note_missing(p->missing, name, version, NULL);
             t->undefined = true;
             return 0;
         }
@@ -179,7 +180,7 @@ static int tls_target(struct pass *p, size_t symidx, struct tls_target *t)
             if (ELF64_ST_TYPE(b.sym->st_info) != STT_TLS)
                 return fail(m->path, "TLS relocation against %s, which %s defines as no TLS variable", name,
                             b.mod->path);
-            t->mod = (struct ldr_module *)b.mod;
+            t->mod = (struct module *)b.mod;
             t->offset = b.sym->st_value;
         } else {
             if (host_tls_locate((void *)b.value, &t->id, &t->offset) < 0)
@@ -219,7 +220,7 @@ static int tls_tpoff(struct pass *p, const struct tls_target *t, intptr_t *off)
 
 static int apply_tls(struct pass *p, const Elf64_Rela *rel, enum reloc_kind kind)
 {
-    struct ldr_module *m = p->m;
+    struct module *m = p->m;
     struct tls_target t;
     if (tls_target(p, ELF64_R_SYM(rel->r_info), &t) < 0)
         return -1;
@@ -261,7 +262,7 @@ static int apply_tls(struct pass *p, const Elf64_Rela *rel, enum reloc_kind kind
 
 static int apply(struct pass *p, const Elf64_Rela *rel)
 {
-    struct ldr_module *m = p->m;
+    struct module *m = p->m;
     unsigned type = ELF64_R_TYPE(rel->r_info);
     size_t symidx = ELF64_R_SYM(rel->r_info);
     enum reloc_kind kind = reloc_kind_of(type);
@@ -328,7 +329,7 @@ static int apply(struct pass *p, const Elf64_Rela *rel)
 }
 
 /* RELR: an address word, then bitmaps of the following words. */
-static int apply_relr(struct ldr_module *m)
+static int apply_relr(struct module *m)
 {
     uintptr_t where = 0;
     for (size_t i = 0; i < m->nrelr; i++) {
@@ -360,7 +361,7 @@ static int apply_relr(struct ldr_module *m)
 
 static int walk(struct pass *p)
 {
-    const struct ldr_module *m = p->m;
+    const struct module *m = p->m;
     for (size_t i = 0; i < m->nrela; i++)
         if (apply(p, &m->rela[i]) < 0)
             return -1;
@@ -370,7 +371,7 @@ static int walk(struct pass *p)
     return 0;
 }
 
-static int relocate_module(struct load *ld, struct ldr_module *m, struct missing *missing)
+static int relocate_module(struct load *ld, struct module *m, struct missing *missing)
 {
     struct pass p = {.ld = ld, .m = m, .missing = missing};
     size_t ndesc = 0;

@@ -3,7 +3,9 @@
  *      (hooks.c: __cxa_atexit and friends);
  *   1. the host process: everything dlsym(RTLD_DEFAULT) sees;
  *   2. the load's root and the modules loaded for it, breadth-first
- *      (a DT_SYMBOLIC module looks in itself before anything else).
+ *      (a DT_SYMBOLIC module looks in itself before anything else);
+ *   3. unless the load is LDR_STRICT, a fallback for a version the host's
+ *      glibc lacks (compat.c).
  * Answers are cached per load, keyed by an xxHash of the name: libraries
  * import the same few hundred names many times over. */
 #include <stdlib.h>
@@ -92,7 +94,8 @@ static bool find_in_scope_entry(const struct dep *d, struct symref *ref, struct 
     return true;
 }
 
-static bool lookup(struct load *ld, struct symref *ref, struct binding *out)
+static bool lookup(struct load *ld, const struct module *from, struct symref *ref,
+                   struct binding *out)
 {
     void *hook = find_hook(ref->name);
     if (hook) {
@@ -107,7 +110,7 @@ static bool lookup(struct load *ld, struct symref *ref, struct binding *out)
     for (size_t i = 0; i < ld->nscope; i++)
         if (find_in_scope_entry(&ld->scope[i], ref, out))
             return true;
-    return false;
+    return !(ld->flags & LDR_STRICT) && compat_find(from, ref, out);
 }
 
 /* The value of a binding to a definition in an ldr module. An IFUNC is
@@ -129,10 +132,10 @@ static int settle(struct binding *b)
 /* 0: bound (out filled); 1: bound to an IFUNC not yet callable, try again
  * after the defining module is relocated; -1: nothing defines it; -2: an
  * error, which ldr_error() reports. */
-int resolve(struct load *ld, const struct ldr_module *from, struct symref *ref, struct binding *out)
+int resolve(struct load *ld, const struct module *from, struct symref *ref, struct binding *out)
 {
     if (from->symbolic) {
-        struct dep self = {.mod = (struct ldr_module *)from};
+        struct dep self = {.mod = (struct module *)from};
         if (find_in_scope_entry(&self, ref, out)) {
             int r = settle(out);
             return r < 0 ? -2 : r;
@@ -146,15 +149,17 @@ int resolve(struct load *ld, const struct ldr_module *from, struct symref *ref, 
     uint64_t h = key_of(ref);
     struct cache_entry *e = cache_slot(c, h, ref);
     if (!e->used) {
-        e->found = lookup(ld, ref, &e->b);
+        e->found = lookup(ld, from, ref, &e->b);
         e->used = true;
         e->hash = h;
         e->name = ref->name;
         e->version = ref->version;
         c->count++;
     }
-    if (!e->found)
+    if (!e->found) {
+        out->where = e->b.where; /* why, when ldr knows */
         return -1;
+    }
     int r = settle(&e->b);
     *out = e->b;
     return r < 0 ? -2 : r;
@@ -184,7 +189,7 @@ int scope_build(struct load *ld)
     if (scope_add(ld, (struct dep){.mod = ld->root}, &cap) < 0)
         return -1;
     for (size_t i = 0; i < ld->nscope; i++) {
-        const struct ldr_module *m = ld->scope[i].mod;
+        const struct module *m = ld->scope[i].mod;
         for (size_t j = 0; m && j < m->ndeps; j++)
             if (scope_add(ld, m->deps[j], &cap) < 0)
                 return -1;
@@ -204,7 +209,7 @@ void load_release(struct load *ld)
 
 /* ldr_sym: the module, then its dependencies breadth-first, like dlsym on
  * a handle; the host's global definitions are not searched. */
-void *find_exported(struct ldr_module *m, struct symref *ref)
+void *find_exported(struct module *m, struct symref *ref)
 {
     struct load ld = {.root = m};
     void *addr = NULL;

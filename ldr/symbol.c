@@ -37,7 +37,7 @@ void symref_init(struct symref *ref, const char *name, const char *version)
 /* A versioned reference binds only to a definition of that version,
  * hidden ones included (that is how old callers keep their old ABI); an
  * unversioned one takes the default, never a hidden version. */
-static bool version_matches(const struct ldr_module *m, size_t index, const struct symref *ref)
+static bool version_matches(const struct module *m, size_t index, const struct symref *ref)
 {
     if (!m->versym)
         return true;
@@ -66,14 +66,14 @@ static bool is_definition(const Elf64_Sym *s)
            type == STT_GNU_IFUNC;
 }
 
-static bool matches(const struct ldr_module *m, size_t i, const struct symref *ref)
+static bool matches(const struct module *m, size_t i, const struct symref *ref)
 {
     const Elf64_Sym *s = &m->symtab[i];
     return is_definition(s) && strcmp(m->strtab + s->st_name, ref->name) == 0 &&
            version_matches(m, i, ref);
 }
 
-static const Elf64_Sym *find_gnu(const struct ldr_module *m, const struct symref *ref)
+static const Elf64_Sym *find_gnu(const struct module *m, const struct symref *ref)
 {
     uint32_t h = ref->gnu_hash;
     uint64_t word = m->gnu_bloom[(h / 64) & (m->gnu_bloom_size - 1)];
@@ -93,7 +93,7 @@ static const Elf64_Sym *find_gnu(const struct ldr_module *m, const struct symref
     }
 }
 
-static const Elf64_Sym *find_sysv(const struct ldr_module *m, struct symref *ref)
+static const Elf64_Sym *find_sysv(const struct module *m, struct symref *ref)
 {
     if (!ref->have_sysv) {
         ref->sysv_hash = elf_sysv_hash(ref->name);
@@ -109,7 +109,7 @@ static const Elf64_Sym *find_sysv(const struct ldr_module *m, struct symref *ref
     return NULL;
 }
 
-const Elf64_Sym *find_in_module(const struct ldr_module *m, struct symref *ref)
+const Elf64_Sym *find_in_module(const struct module *m, struct symref *ref)
 {
     if (m->gnu_buckets)
         return find_gnu(m, ref);
@@ -118,7 +118,7 @@ const Elf64_Sym *find_in_module(const struct ldr_module *m, struct symref *ref)
 
 /* The address a definition stands for; an IFUNC's resolver is called,
  * and NULL returned when the resolver does not lie in the module's code. */
-void *symbol_address(const struct ldr_module *m, const Elf64_Sym *sym)
+void *symbol_address(const struct module *m, const Elf64_Sym *sym)
 {
     if (sym->st_shndx == SHN_ABS)
         return (void *)sym->st_value;

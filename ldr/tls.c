@@ -52,7 +52,7 @@ void *ldr_tls_get_addr_slow(const struct tlsdesc_arg *ti);
 void *ldr_tlsdesc_slow(const struct tlsdesc_arg *arg);
 
 struct slot {
-    const struct ldr_module *mod; /* NULL: free */
+    const struct module *mod; /* NULL: free */
     const void *image;
     size_t image_size, size, align;
     intptr_t static_offset;       /* from the thread pointer; 0: dynamic */
@@ -121,7 +121,7 @@ static void setup(void)
     measure_xsave();
 }
 
-int tls_register(struct ldr_module *m)
+int tls_register(struct module *m)
 {
     const Elf64_Phdr *t = NULL;
     for (size_t i = 0; i < m->phnum; i++)
@@ -165,7 +165,7 @@ int tls_register(struct ldr_module *m)
 }
 
 /* Places M's TLS block in the static pool, for initial-exec accesses. */
-int tls_make_static(struct ldr_module *m)
+int tls_make_static(struct module *m)
 {
     pthread_mutex_lock(&lock);
     struct slot *s = &slots[m->tls_id - TLS_ID_BASE];
@@ -194,7 +194,7 @@ int tls_make_static(struct ldr_module *m)
     return 0;
 }
 
-intptr_t tls_static_offset(const struct ldr_module *m)
+intptr_t tls_static_offset(const struct module *m)
 {
     pthread_mutex_lock(&lock);
     intptr_t off = slots[m->tls_id - TLS_ID_BASE].static_offset;
@@ -204,7 +204,7 @@ intptr_t tls_static_offset(const struct ldr_module *m)
 
 /* Frees every thread's block of M and frees its id. A module placed in
  * the static pool is never unloaded (see tls_make_static's callers). */
-void tls_release(struct ldr_module *m)
+void tls_release(struct module *m)
 {
     if (!m->tls_id)
         return;
@@ -301,7 +301,7 @@ void *ldr_tlsdesc_slow(const struct tlsdesc_arg *arg)
 }
 
 /* For dl_iterate_phdr: this thread's block of M, NULL before first use. */
-void *tls_block_if_any(const struct ldr_module *m)
+void *tls_block_if_any(const struct module *m)
 {
     struct tls_vector *v = ldr_tls_vec;
     size_t i = m->tls_id - TLS_ID_BASE;

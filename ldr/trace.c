@@ -25,6 +25,7 @@ static const struct {
     {"init", T_INIT, "each initializer and finalizer called"},
     {"unload", T_UNLOAD, "each module unmapped"},
     {"tls", T_TLS, "TLS module ids, static placement"},
+    {"versions", T_VERSIONS, "each symbol version the host lacks: what ldr binds instead, and why"},
     {"all", T_ALL, "everything above"},
 };
 

@@ -34,7 +34,7 @@ static bool find_unwinder(void)
 }
 
 /* .eh_frame's address, from the eh_frame_ptr field of .eh_frame_hdr. */
-static const void *eh_frame_of(const struct ldr_module *m)
+static const void *eh_frame_of(const struct module *m)
 {
     for (size_t i = 0; i < m->phnum; i++) {
         const Elf64_Phdr *p = &m->phdr[i];
@@ -62,7 +62,7 @@ static const void *eh_frame_of(const struct ldr_module *m)
     return NULL;
 }
 
-void unwind_register(struct ldr_module *m)
+void unwind_register(struct module *m)
 {
     const void *eh = eh_frame_of(m);
     if (!eh) {
@@ -79,7 +79,7 @@ void unwind_register(struct ldr_module *m)
           (unsigned long)((uintptr_t)eh - m->base));
 }
 
-void unwind_deregister(struct ldr_module *m)
+void unwind_deregister(struct module *m)
 {
     if (m->eh_frame)
         deregister_frame(m->eh_frame);
