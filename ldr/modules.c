@@ -143,7 +143,7 @@ void destroy_module(struct module *m)
         count_unload();
     unpublish(m);
     trace(T_UNLOAD, "%s: unmapping %#lx-%#lx", m->path, (unsigned long)m->map_start,
-          (unsigned long)(m->map_start + m->map_size));
+          (unsigned long)m->map_start + m->map_size);
     release_deps(m);
     unwind_deregister(m);
     tls_release(m);

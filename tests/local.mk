@@ -9,3 +9,7 @@ SH_LOG_COMPILER = $(SHELL)
 include tests/loader.mk
 include tests/malformed.mk
 include tests/bench/bench.mk
+include tests/diff/diff.mk
+include tests/fuzz/fuzz.mk
+include tests/scale/scale.mk
+include tests/checks.mk

@@ -1,0 +1,37 @@
+# make fuzz: the libFuzzer harness (tests/fuzz/fuzz.c) built with clang
+# straight from the loader's sources, ASan and UBSan on, run for
+# FUZZ_SECONDS over a corpus seeded with the fixtures, the malformed
+# test's good library and PIE, and zlib. Findings land in tests/fuzz/found/;
+# each one that was a real crash becomes tests/fuzz/crashes/NAME.bin with
+# NAME.expect (the reason ldr must now give), which make check replays.
+
+FUZZ_SECONDS = 120
+FUZZ_CC = clang
+FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+FUZZ_SEEDS = tests/build/*.so tests/build/*/*.so tests/build/malformed-pie \
+	/usr/lib/x86_64-linux-gnu/libz.so.1
+
+# The library's own sources (headers left out), compiled by clang.
+tests/fuzz/fuzz-ldr: $(libldr_la_SOURCES) tests/fuzz/fuzz.c include/ldr.h
+	@$(MKDIR_P) $(@D)
+	$(AM_V_CC)srcs=; for f in $(libldr_la_SOURCES) tests/fuzz/fuzz.c; do \
+		case $$f in *.c|*.S) srcs="$$srcs $(srcdir)/$$f" ;; esac; done; \
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(AM_CPPFLAGS) $(libldr_la_CPPFLAGS) $(XXHASH_CFLAGS) -o $@ $$srcs $(XXHASH_LIBS) -ldl -lpthread
+
+fuzz: tests/fuzz/fuzz-ldr $(LOADER_FIXTURES) $(MAL_FIXTURES)
+	@$(MKDIR_P) tests/fuzz/corpus tests/fuzz/seeds tests/fuzz/found
+	@for f in $(FUZZ_SEEDS); do [ -f "$$f" ] && cp "$$f" tests/fuzz/seeds/ || :; done
+	UBSAN_OPTIONS=print_stacktrace=1 tests/fuzz/fuzz-ldr -max_total_time=$(FUZZ_SECONDS) \
+		-max_len=262144 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+		-artifact_prefix=tests/fuzz/found/ tests/fuzz/corpus tests/fuzz/seeds
+.PHONY: fuzz
+
+clean-local: clean-fuzz
+clean-fuzz:
+	-rm -rf tests/fuzz/fuzz-ldr tests/fuzz/corpus tests/fuzz/seeds
+.PHONY: clean-fuzz
+
+TESTS += tests/fuzz/replay.sh
+EXTRA_DIST += tests/fuzz/fuzz.c tests/fuzz/replay.sh \
+	tests/fuzz/crashes/misaligned-symtab.bin tests/fuzz/crashes/misaligned-symtab.expect \
+	tests/fuzz/crashes/bss-unmappable.bin tests/fuzz/crashes/bss-unmappable.expect
