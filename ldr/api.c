@@ -193,6 +193,7 @@ static void *sym_locked(ldr_module *h, const char *name, const char *version)
     }
     struct symref ref;
     symref_init(&ref, name, version);
+    ref.newest = true;
     void *addr = find_exported(m, &ref);
     if (!addr)
         fail(m->path, "undefined symbol %s%s%s", name, version ? "@" : "", version ? version : "");

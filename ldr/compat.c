@@ -26,6 +26,7 @@
 #define LIBPTHREAD "libpthread.so.0"
 #define LIBDL "libdl.so.2"
 #define LIBRT "librt.so.1"
+#define LIBM "libm.so.6"
 #define MOVED "moved into libc in 2.34; the same code"
 #define SVID "the new version only drops SVID error handling"
 #define NEW "the host's glibc lacks it"
@@ -55,24 +56,24 @@ const struct compat_rule compat_rules[] = {
     ROW_OLDER("clock_settime", "GLIBC_2.17", LIBRT, NULL, "moved from librt in 2.17"),
     ROW_OLDER("clock_nanosleep", "GLIBC_2.17", LIBRT, NULL, "moved from librt in 2.17"),
     ROW_OLDER("clock_getcpuclockid", "GLIBC_2.17", LIBRT, NULL, "moved from librt in 2.17"),
-    ROW_OLDER("lgamma", "GLIBC_2.23", NULL, NULL, "2.23 only stopped setting signgam in ISO C mode"),
-    ROW_OLDER("lgammaf", "GLIBC_2.23", NULL, NULL, "2.23 only stopped setting signgam in ISO C mode"),
-    ROW_OLDER("lgammal", "GLIBC_2.23", NULL, NULL, "2.23 only stopped setting signgam in ISO C mode"),
-    ROW_OLDER("expf", "GLIBC_2.27", NULL, NULL, SVID),
-    ROW_OLDER("exp2f", "GLIBC_2.27", NULL, NULL, SVID),
-    ROW_OLDER("logf", "GLIBC_2.27", NULL, NULL, SVID),
-    ROW_OLDER("log2f", "GLIBC_2.27", NULL, NULL, SVID),
-    ROW_OLDER("powf", "GLIBC_2.27", NULL, NULL, SVID),
-    ROW_OLDER("exp", "GLIBC_2.29", NULL, NULL, SVID),
-    ROW_OLDER("exp2", "GLIBC_2.29", NULL, NULL, SVID),
-    ROW_OLDER("log", "GLIBC_2.29", NULL, NULL, SVID),
-    ROW_OLDER("log2", "GLIBC_2.29", NULL, NULL, SVID),
-    ROW_OLDER("pow", "GLIBC_2.29", NULL, NULL, SVID),
-    ROW_OLDER("hypot", "GLIBC_2.35", NULL, NULL, SVID),
-    ROW_OLDER("hypotf", "GLIBC_2.35", NULL, NULL, SVID),
-    ROW_OLDER("fmod", "GLIBC_2.38", NULL, NULL, SVID),
-    ROW_OLDER("fmodf", "GLIBC_2.38", NULL, NULL, SVID),
-    ROW_OLDER("exp10", "GLIBC_2.39", NULL, NULL, SVID),
+    ROW_OLDER("lgamma", "GLIBC_2.23", LIBM, NULL, "2.23 only stopped setting signgam in ISO C mode"),
+    ROW_OLDER("lgammaf", "GLIBC_2.23", LIBM, NULL, "2.23 only stopped setting signgam in ISO C mode"),
+    ROW_OLDER("lgammal", "GLIBC_2.23", LIBM, NULL, "2.23 only stopped setting signgam in ISO C mode"),
+    ROW_OLDER("expf", "GLIBC_2.27", LIBM, NULL, SVID),
+    ROW_OLDER("exp2f", "GLIBC_2.27", LIBM, NULL, SVID),
+    ROW_OLDER("logf", "GLIBC_2.27", LIBM, NULL, SVID),
+    ROW_OLDER("log2f", "GLIBC_2.27", LIBM, NULL, SVID),
+    ROW_OLDER("powf", "GLIBC_2.27", LIBM, NULL, SVID),
+    ROW_OLDER("exp", "GLIBC_2.29", LIBM, NULL, SVID),
+    ROW_OLDER("exp2", "GLIBC_2.29", LIBM, NULL, SVID),
+    ROW_OLDER("log", "GLIBC_2.29", LIBM, NULL, SVID),
+    ROW_OLDER("log2", "GLIBC_2.29", LIBM, NULL, SVID),
+    ROW_OLDER("pow", "GLIBC_2.29", LIBM, NULL, SVID),
+    ROW_OLDER("hypot", "GLIBC_2.35", LIBM, NULL, SVID),
+    ROW_OLDER("hypotf", "GLIBC_2.35", LIBM, NULL, SVID),
+    ROW_OLDER("fmod", "GLIBC_2.38", LIBM, NULL, SVID),
+    ROW_OLDER("fmodf", "GLIBC_2.38", LIBM, NULL, SVID),
+    ROW_OLDER("exp10", "GLIBC_2.39", LIBM, NULL, SVID),
     ROW_OLDER("pthread_getattr_np", "GLIBC_2.32", LIBPTHREAD, NULL, "moved into libc in 2.32; the same code"),
     ROW_OLDER("pthread_sigmask", "GLIBC_2.32", LIBPTHREAD, NULL, "moved into libc in 2.32; the same code"),
     ROW_OLDER("pthread_*", "GLIBC_2.34", LIBPTHREAD, NULL, MOVED),
@@ -98,7 +99,7 @@ const struct compat_rule compat_rules[] = {
     ROW_OLDER("gai_*", "GLIBC_2.34", "libanl.so.1", NULL, MOVED),
 
     /* Known equivalents. */
-    ROW_RENAME("secure_getenv", "GLIBC_2.17", "__secure_getenv", NULL, "its name before 2.17"),
+    ROW_RENAME("secure_getenv", "GLIBC_2.17", "__secure_getenv", "GLIBC_2.2.5", "its name before 2.17"),
     ROW_RENAME("explicit_bzero", "GLIBC_2.25", "bzero", NULL, "a call into libc is not optimized away"),
     ROW_RENAME("fcntl64", "GLIBC_2.28", "fcntl", NULL, "off_t is 64 bits on x86_64: the same function"),
     ROW_RENAME("__memcmpeq", "GLIBC_2.35", "bcmp", NULL, "bcmp answers the same zero/non-zero question"),

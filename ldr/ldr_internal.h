@@ -191,6 +191,7 @@ struct symref {
     uint32_t gnu_hash;
     uint32_t sysv_hash;
     bool have_sysv;
+    bool newest; /* dlsym's rule for unversioned names: the default version */
 };
 void symref_init(struct symref *ref, const char *name, const char *version);
 const Elf64_Sym *find_in_module(const struct module *m, struct symref *ref);
@@ -244,7 +245,7 @@ struct compat_rule {
     const char *name;    /* a name, or an fnmatch pattern */
     const char *since;   /* the version the reference asks for */
     enum compat_kind kind;
-    const char *target;  /* OLDER: the library that held it (NULL: libc); RENAME: the function */
+    const char *target;  /* OLDER: the library that holds it (NULL: libc); RENAME: the function */
     const char *version; /* OLDER: the oldest safe version; RENAME: the function's (NULL: default) */
     const char *why;
 };

@@ -9,12 +9,15 @@
 
 #define LDR_OLD(fn, ver) __asm__(".symver " #fn "," #fn "@" #ver);
 
+/* libldr-preload defines these itself, and finds the system's at run time. */
+#ifndef LDR_PRELOAD
 LDR_OLD(dlopen, GLIBC_2.2.5)
 LDR_OLD(dlsym, GLIBC_2.2.5)
 LDR_OLD(dlvsym, GLIBC_2.2.5)
 LDR_OLD(dlclose, GLIBC_2.2.5)
 LDR_OLD(dlerror, GLIBC_2.2.5)
 LDR_OLD(dladdr, GLIBC_2.2.5)
+#endif
 LDR_OLD(dladdr1, GLIBC_2.3.3)
 LDR_OLD(dlinfo, GLIBC_2.3.3)
 LDR_OLD(pthread_create, GLIBC_2.2.5)
@@ -41,4 +44,10 @@ LDR_OLD(pthread_attr_getstack, GLIBC_2.2.5)
 LDR_OLD(pthread_sigmask, GLIBC_2.2.5)
 
 #undef LDR_OLD
+
+/* What headers older than glibc 2.36 (bullseye's 2.31) lack; the same
+ * definitions as <elf.h>'s, so either may come first. */
+#define DT_RELRSZ 35
+#define DT_RELR 36
+#define DT_RELRENT 37
 #endif

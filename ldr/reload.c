@@ -84,6 +84,7 @@ int reload_add_slot(struct ldr_module *h, const char *name, void **slot)
     h->slots[h->nslots++] = (struct reload_slot){copy, slot};
     struct symref ref;
     symref_init(&ref, name, NULL);
+    ref.newest = true;
     __atomic_store_n(slot, find_exported(h->mod, &ref), __ATOMIC_RELEASE);
     return 0;
 }
@@ -105,6 +106,7 @@ void reload_notify(struct ldr_module *h)
     for (size_t i = 0; i < h->nslots; i++) {
         struct symref ref;
         symref_init(&ref, h->slots[i].name, NULL);
+        ref.newest = true;
         __atomic_store_n(h->slots[i].where, find_exported(h->mod, &ref), __ATOMIC_RELEASE);
     }
     for (size_t i = 0; i < h->nhooks; i++)

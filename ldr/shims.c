@@ -78,14 +78,19 @@ int ldr_fstat(int fd, struct stat *st)
     return __fxstat64(STAT_VER, fd, (struct stat64 *)st);
 }
 
-/* mallinfo is deprecated where mallinfo2 exists, and only used where not. */
+/* glibc 2.33's struct mallinfo2 (older headers lack it): mallinfo's fields
+ * as size_t. mallinfo is deprecated where mallinfo2 exists, and only used
+ * where it does not. */
+struct mallinfo_wide {
+    size_t arena, ordblks, smblks, hblks, hblkhd, usmblks, fsmblks, uordblks, fordblks, keepcost;
+};
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-static struct mallinfo2 shim_mallinfo2(void)
+static struct mallinfo_wide shim_mallinfo2(void)
 {
     struct mallinfo m = mallinfo();
     /* The int fields wrap past 2 GiB; unsigned they reach 4. */
-    return (struct mallinfo2){(unsigned)m.arena, (unsigned)m.ordblks, (unsigned)m.smblks,
+    return (struct mallinfo_wide){(unsigned)m.arena, (unsigned)m.ordblks, (unsigned)m.smblks,
                               (unsigned)m.hblks, (unsigned)m.hblkhd, (unsigned)m.usmblks,
                               (unsigned)m.fsmblks, (unsigned)m.uordblks, (unsigned)m.fordblks,
                               (unsigned)m.keepcost};

@@ -32,23 +32,37 @@ void symref_init(struct symref *ref, const char *name, const char *version)
     ref->version_hash = version ? elf_sysv_hash(version) : 0;
     ref->gnu_hash = gnu_hash(name);
     ref->have_sysv = false;
+    ref->newest = false;
 }
 
-/* A versioned reference binds only to a definition of that version,
- * hidden ones included (that is how old callers keep their old ABI); an
- * unversioned one takes the default, never a hidden version. */
-static bool version_matches(const struct module *m, size_t index, const struct symref *ref)
+/* How well definition INDEX of M answers REF, as the system loader judges:
+ * a versioned reference takes only that version, hidden ones included
+ * (that is how old callers keep their old ABI). An unversioned one takes
+ * at once a definition without a version or of the object's first version
+ * (glibc's oldest: what a caller from before symbol versioning meant);
+ * any other version only if it is not hidden, and only when nothing
+ * better turns up (ldr_sym, like dlsym, asks for the newest instead). */
+enum fit { NO_FIT, FALLBACK_FIT, EXACT_FIT };
+
+static enum fit version_fit(const struct module *m, size_t index, const struct symref *ref)
 {
     if (!m->versym)
-        return true;
+        return EXACT_FIT;
     unsigned v = m->versym[index];
     unsigned ndx = v & 0x7fff;
-    if (!ref->version)
-        return !(v & 0x8000);
+    if (!ref->version) {
+        if (ndx < (ref->newest ? 2u : 3u))
+            return EXACT_FIT;
+        return v & 0x8000 ? NO_FIT : FALLBACK_FIT;
+    }
+    /* An unversioned definition answers a versioned reference, except for
+     * dlvsym's exact question. */
     if (ndx < 2)
-        return false;
+        return ref->newest ? NO_FIT : EXACT_FIT;
+    if (ndx >= m->nversions || !m->versions[ndx].name)
+        return NO_FIT;
     const struct version *def = &m->versions[ndx];
-    return def->hash == ref->version_hash && strcmp(def->name, ref->version) == 0;
+    return def->hash == ref->version_hash && strcmp(def->name, ref->version) == 0 ? EXACT_FIT : NO_FIT;
 }
 
 static bool is_definition(const Elf64_Sym *s)
@@ -66,11 +80,25 @@ static bool is_definition(const Elf64_Sym *s)
            type == STT_GNU_IFUNC;
 }
 
-static bool matches(const struct module *m, size_t i, const struct symref *ref)
+static enum fit fit_of(const struct module *m, size_t i, const struct symref *ref)
 {
     const Elf64_Sym *s = &m->symtab[i];
-    return is_definition(s) && strcmp(m->strtab + s->st_name, ref->name) == 0 &&
-           version_matches(m, i, ref);
+    if (!is_definition(s) || strcmp(m->strtab + s->st_name, ref->name) != 0)
+        return NO_FIT;
+    return version_fit(m, i, ref);
+}
+
+/* Keeps the best definition seen in a chain walk; true once it is final. */
+static bool consider(const struct module *m, size_t i, const struct symref *ref, const Elf64_Sym **best)
+{
+    enum fit f = fit_of(m, i, ref);
+    if (f == EXACT_FIT) {
+        *best = &m->symtab[i];
+        return true;
+    }
+    if (f == FALLBACK_FIT && !*best)
+        *best = &m->symtab[i];
+    return false;
 }
 
 static const Elf64_Sym *find_gnu(const struct module *m, const struct symref *ref)
@@ -84,12 +112,13 @@ static const Elf64_Sym *find_gnu(const struct module *m, const struct symref *re
     if (i < m->gnu_symoffset)
         return NULL;
     /* dynamic.c checked that every chain ends inside the symbol table. */
+    const Elf64_Sym *best = NULL;
     for (;; i++) {
         uint32_t c = m->gnu_chain[i - m->gnu_symoffset];
-        if ((c | 1) == (h | 1) && matches(m, i, ref))
-            return &m->symtab[i];
+        if ((c | 1) == (h | 1) && consider(m, i, ref, &best))
+            return best;
         if (c & 1)
-            return NULL;
+            return best;
     }
 }
 
@@ -102,11 +131,12 @@ static const Elf64_Sym *find_sysv(const struct module *m, struct symref *ref)
     /* The chain is walked at most nsyms steps, so a looping chain in a
      * hostile file ends. */
     size_t steps = 0;
+    const Elf64_Sym *best = NULL;
     for (uint32_t i = m->sysv_buckets[ref->sysv_hash % m->sysv_nbuckets];
          i != STN_UNDEF && i < m->nsyms && steps++ < m->nsyms; i = m->sysv_chain[i])
-        if (matches(m, i, ref))
-            return &m->symtab[i];
-    return NULL;
+        if (consider(m, i, ref, &best))
+            break;
+    return best;
 }
 
 const Elf64_Sym *find_in_module(const struct module *m, struct symref *ref)

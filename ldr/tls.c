@@ -123,6 +123,9 @@ static void setup(void)
 
 int tls_register(struct module *m)
 {
+    /* Even a module without TLS of its own may reach the host's through
+     * __tls_get_addr, which then needs the system's. */
+    pthread_once(&once, setup);
     const Elf64_Phdr *t = NULL;
     for (size_t i = 0; i < m->phnum; i++)
         if (m->phdr[i].p_type == PT_TLS && m->phdr[i].p_memsz)
@@ -134,7 +137,6 @@ int tls_register(struct module *m)
     const void *image = t->p_filesz ? image_ptr(m, t->p_vaddr, t->p_filesz) : NULL;
     if (t->p_filesz && !image)
         return fail(m->path, "TLS initialization image lies outside the image");
-    pthread_once(&once, setup);
     pthread_mutex_lock(&lock);
     size_t i = 0;
     while (i < nslots && slots[i].mod)

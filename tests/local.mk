@@ -13,3 +13,5 @@ include tests/diff/diff.mk
 include tests/fuzz/fuzz.mk
 include tests/scale/scale.mk
 include tests/checks.mk
+include tests/tls.mk
+include tests/compat.mk

@@ -1,0 +1,93 @@
+/* Debian's libLLVM-15 (package libllvm15) and its dependencies, loaded
+ * and used through its C API: a context, a module with a function, the
+ * module verified and printed as IR. This program links no LLVM and
+ * declares the few functions it calls. The dlopen'd copy is the oracle. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ldr.h>
+
+#include "fixtures/tls_util.h"
+
+#define LIBLLVM "/usr/lib/x86_64-linux-gnu/libLLVM-15.so.1"
+#define MODULE_NAME "ldr_llvm_module"
+
+typedef void *ref; /* LLVMContextRef, LLVMModuleRef, LLVMTypeRef... */
+typedef ref context_create_fn(void);
+typedef void context_dispose_fn(ref);
+typedef ref module_create_fn(const char *, ref);
+typedef void module_dispose_fn(ref);
+typedef ref int32_type_fn(ref);
+typedef ref function_type_fn(ref, ref *, unsigned, int);
+typedef ref add_function_fn(ref, const char *, ref);
+typedef ref append_block_fn(ref, ref, const char *);
+typedef ref builder_create_fn(ref);
+typedef void builder_position_fn(ref, ref);
+typedef ref get_param_fn(ref, unsigned);
+typedef ref build_binop_fn(ref, ref, ref, const char *);
+typedef ref build_ret_fn(ref, ref);
+typedef ref const_int_fn(ref, unsigned long long, int);
+typedef void builder_dispose_fn(ref);
+typedef int verify_module_fn(ref, int, char **);
+typedef char *print_module_fn(ref);
+typedef void dispose_message_fn(char *);
+
+START_TEST(test_llvm_ir)
+{
+    int loader = _i;
+    const char *ln = tls_loader_names[loader];
+    ck_assert_msg(maps_lines("libLLVM") == 0, "the host has LLVM");
+    struct lib l = lib_open(loader, LIBLLVM);
+#define F(type, name) ((type##_fn *)lib_sym(&l, name))
+    ref ctx = F(context_create, "LLVMContextCreate")();
+    ck_assert_ptr_nonnull(ctx);
+    ref mod = F(module_create, "LLVMModuleCreateWithNameInContext")(MODULE_NAME, ctx);
+    ck_assert_ptr_nonnull(mod);
+    ref i32 = F(int32_type, "LLVMInt32TypeInContext")(ctx);
+    ref params[2] = { i32, i32 };
+    ref fty = F(function_type, "LLVMFunctionType")(i32, params, 2, 0);
+    ref fn = F(add_function, "LLVMAddFunction")(mod, "ldr_answer", fty);
+    ref entry = F(append_block, "LLVMAppendBasicBlockInContext")(ctx, fn, "entry");
+    ref b = F(builder_create, "LLVMCreateBuilderInContext")(ctx);
+    F(builder_position, "LLVMPositionBuilderAtEnd")(b, entry);
+    ref x = F(get_param, "LLVMGetParam")(fn, 0);
+    ref y = F(get_param, "LLVMGetParam")(fn, 1);
+    ref prod = F(build_binop, "LLVMBuildMul")(b, x, y, "prod");
+    ref sum = F(build_binop, "LLVMBuildAdd")(b, prod, F(const_int, "LLVMConstInt")(i32, 42, 0), "sum");
+    F(build_ret, "LLVMBuildRet")(b, sum);
+    F(builder_dispose, "LLVMDisposeBuilder")(b);
+
+    char *err = NULL;
+    /* 2: LLVMReturnStatusAction */
+    int bad = F(verify_module, "LLVMVerifyModule")(mod, 2, &err);
+    ck_assert_msg(!bad, "[%s] LLVMVerifyModule: %s", ln, err ? err : "");
+    if (err)
+        F(dispose_message, "LLVMDisposeMessage")(err);
+
+    char *ir = F(print_module, "LLVMPrintModuleToString")(mod);
+    ck_assert_ptr_nonnull(ir);
+    ck_assert_msg(strstr(ir, "; ModuleID = '" MODULE_NAME "'") != NULL, "[%s] IR without the module name:\n%s",
+                  ln, ir);
+    ck_assert_msg(strstr(ir, "define i32 @ldr_answer(i32 %0, i32 %1)") != NULL, "[%s] IR:\n%s", ln, ir);
+    ck_assert_msg(strstr(ir, "%prod = mul i32 %0, %1") != NULL, "[%s] IR:\n%s", ln, ir);
+    ck_assert_msg(strstr(ir, "%sum = add i32 %prod, 42") != NULL, "[%s] IR:\n%s", ln, ir);
+    ck_assert_msg(strstr(ir, "ret i32 %sum") != NULL, "[%s] IR:\n%s", ln, ir);
+    F(dispose_message, "LLVMDisposeMessage")(ir);
+    F(module_dispose, "LLVMDisposeModule")(mod);
+    F(context_dispose, "LLVMContextDispose")(ctx);
+#undef F
+    lib_close(&l);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("llvm");
+    TCase *tc = tcase_create("llvm");
+    tcase_set_timeout(tc, 120);
+    tcase_add_loop_test(tc, test_llvm_ir, 0, TLS_NLOADERS);
+    suite_add_tcase(s, tc);
+    return run_suite(s);
+}
