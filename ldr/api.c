@@ -48,7 +48,13 @@ static struct module *load_new(struct elf_file *f, int flags, struct load *ld)
         return NULL;
     }
     publish_module(m);
-    if (load_deps(ld) < 0 || scope_build(ld) < 0 || relocate(ld) < 0 || check_initializers(ld) < 0) {
+    int r = load_deps(ld);
+    if (r == 0) {
+        host_begin();
+        r = scope_build(ld) < 0 || relocate(ld) < 0 || check_initializers(ld) < 0 ? -1 : 0;
+        host_end();
+    }
+    if (r < 0) {
         roll_back(ld);
         load_release(ld);
         return NULL;

@@ -3,6 +3,7 @@
  * loader's own lookup gives exactly what dlsym would, IFUNCs resolved. */
 #include <dlfcn.h>
 #include <link.h>
+#include <sys/auxv.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,15 +11,22 @@
 
 /* A host object seen through ldr's own symbol lookup: the fields of a
  * module that find_in_module reads, taken from the object's dynamic
- * section. One view per object, kept while the object stays. */
+ * section, as the system loader has relocated it. */
 struct view {
     struct link_map *map;
     uintptr_t addr;
     const ElfW(Dyn) *ld;
     struct module mod;
+    const char *soname;
+    bool usable;
+    bool initial;   /* loaded with the program: global, and never unloaded */
+    bool global;    /* seen answering for RTLD_DEFAULT */
+    void *pin;      /* a reference held while a load looks into it */
 };
 static struct view *views;
 static size_t nviews;
+static unsigned long long seen_adds, seen_subs;
+static bool active; /* between host_begin and host_end: the views hold */
 
 static uintptr_t dyn_ptr(const struct link_map *map, const ElfW(Dyn) *d)
 {
@@ -44,12 +52,31 @@ static int find_phdr(struct dl_phdr_info *info, size_t size, void *data)
     return 1;
 }
 
+static bool add_view_version(struct module *m, unsigned ndx, const char *name, uint32_t hash, size_t *cap)
+{
+    ndx &= 0x7fff;
+    if (ndx >= *cap) {
+        size_t ncap = ndx + 16;
+        struct version *nv = realloc(m->versions, ncap * sizeof *nv);
+        if (!nv)
+            return false;
+        memset(nv + *cap, 0, (ncap - *cap) * sizeof *nv);
+        m->versions = nv;
+        *cap = ncap;
+    }
+    m->versions[ndx] = (struct version){.name = name, .hash = hash};
+    if (ndx >= m->nversions)
+        m->nversions = ndx + 1;
+    return true;
+}
+
 static bool fill_view(struct view *v)
 {
     struct module *m = &v->mod;
     const struct link_map *map = v->map;
-    uintptr_t verdef = 0;
-    size_t verdefnum = 0;
+    uintptr_t verdef = 0, verneed = 0, soname = 0;
+    size_t verdefnum = 0, verneednum = 0;
+    bool has_soname = false;
     memset(m, 0, sizeof *m);
     m->base = map->l_addr;
     m->path = map->l_name;
@@ -62,6 +89,10 @@ static bool fill_view(struct view *v)
         case DT_VERSYM: m->versym = (const Elf64_Half *)p; break;
         case DT_VERDEF: verdef = p; break;
         case DT_VERDEFNUM: verdefnum = d->d_un.d_val; break;
+        case DT_VERNEED: verneed = p; break;
+        case DT_VERNEEDNUM: verneednum = d->d_un.d_val; break;
+        case DT_SONAME: soname = d->d_un.d_val; has_soname = true; break;
+        case DT_NEEDED: m->nneeded++; break;
         case DT_HASH: {
             const uint32_t *h = (const uint32_t *)p;
             m->sysv_nbuckets = h[0];
@@ -83,35 +114,156 @@ static bool fill_view(struct view *v)
         }
         }
     }
-    if (!m->strtab || !m->symtab || (!m->gnu_buckets && !m->sysv_buckets))
+    if (!m->strtab || !m->symtab || (!m->gnu_buckets && !m->sysv_buckets) ||
+        (m->gnu_buckets && !m->gnu_nbuckets) || (!m->gnu_buckets && !m->sysv_nbuckets))
         return false;
-    /* The object's version definitions, indexed as its versym is. */
+    v->soname = has_soname ? m->strtab + soname : NULL;
+    if (m->nneeded && (m->needed = calloc(m->nneeded, sizeof *m->needed))) {
+        size_t n = 0;
+        for (const ElfW(Dyn) *d = map->l_ld; d->d_tag != DT_NULL; d++)
+            if (d->d_tag == DT_NEEDED)
+                m->needed[n++] = d->d_un.d_val;
+    } else {
+        m->nneeded = 0;
+    }
+    /* Its versions, indexed as its versym is: definitions, and the
+     * requirements a copy-relocated definition in the program names. */
     size_t cap = 0;
     for (size_t i = 0; verdef && i < verdefnum; i++) {
         const ElfW(Verdef) *vd = (const ElfW(Verdef) *)verdef;
         const ElfW(Verdaux) *aux = (const ElfW(Verdaux) *)(verdef + vd->vd_aux);
-        unsigned ndx = vd->vd_ndx & 0x7fff;
-        if (ndx >= cap) {
-            size_t ncap = ndx + 16;
-            struct version *nv = realloc(m->versions, ncap * sizeof *nv);
-            if (!nv)
-                return false;
-            memset(nv + cap, 0, (ncap - cap) * sizeof *nv);
-            m->versions = nv;
-            cap = ncap;
-        }
-        m->versions[ndx] = (struct version){.name = m->strtab + aux->vda_name, .hash = vd->vd_hash};
-        if (ndx >= m->nversions)
-            m->nversions = ndx + 1;
+        if (!add_view_version(m, vd->vd_ndx, m->strtab + aux->vda_name, vd->vd_hash, &cap))
+            return false;
         if (!vd->vd_next)
             break;
         verdef += vd->vd_next;
+    }
+    for (size_t i = 0; verneed && i < verneednum; i++) {
+        const ElfW(Verneed) *vn = (const ElfW(Verneed) *)verneed;
+        uintptr_t at = verneed + vn->vn_aux;
+        for (unsigned j = 0; j < vn->vn_cnt; j++) {
+            const ElfW(Vernaux) *aux = (const ElfW(Vernaux) *)at;
+            if (!add_view_version(m, aux->vna_other, m->strtab + aux->vna_name, aux->vna_hash, &cap))
+                return false;
+            if (!aux->vna_next)
+                break;
+            at += aux->vna_next;
+        }
+        if (!vn->vn_next)
+            break;
+        verneed += vn->vn_next;
     }
     struct phdr_query q = {.addr = map->l_addr};
     dl_iterate_phdr(find_phdr, &q);
     m->phdr = (Elf64_Phdr *)q.phdr;
     m->phnum = q.phnum;
     return true;
+}
+
+static void drop_views(void)
+{
+    for (size_t i = 0; i < nviews; i++) {
+        free(views[i].mod.versions);
+        free(views[i].mod.needed);
+    }
+    free(views);
+    views = NULL;
+    nviews = 0;
+}
+
+static bool names(const struct view *v, const char *name)
+{
+    const char *slash = strrchr(v->map->l_name, '/');
+    return (v->soname && strcmp(v->soname, name) == 0) ||
+           strcmp(slash ? slash + 1 : v->map->l_name, name) == 0;
+}
+
+/* The program and what it needs, transitively: the objects loaded before
+ * it ran, which are in the global scope and never unloaded. (Preloaded
+ * libraries are not found this way; lookups check them as they go.) */
+static void mark_initial(void)
+{
+    if (!nviews)
+        return;
+    views[0].initial = true;
+    for (bool grew = true; grew;) {
+        grew = false;
+        for (size_t i = 0; i < nviews; i++) {
+            const struct view *v = &views[i];
+            if (!v->initial || !v->usable)
+                continue;
+            for (size_t n = 0; n < v->mod.nneeded; n++)
+                for (size_t j = 0; j < nviews; j++)
+                    if (!views[j].initial && names(&views[j], v->mod.strtab + v->mod.needed[n])) {
+                        views[j].initial = grew = true;
+                        break;
+                    }
+        }
+    }
+    /* The vDSO is on the system loader's list but in no search scope. */
+    uintptr_t vdso = getauxval(AT_SYSINFO_EHDR);
+    for (size_t i = 0; i < nviews; i++) {
+        if (views[i].map->l_addr == vdso)
+            views[i].usable = false;
+        else if (!views[i].map->l_name[0] || strstr(views[i].map->l_name, "ld-linux"))
+            views[i].initial = true;
+    }
+}
+
+static int count_objects(struct dl_phdr_info *info, size_t size, void *data)
+{
+    unsigned long long *c = data;
+    (void)size;
+    c[0] = info->dlpi_adds;
+    c[1] = info->dlpi_subs;
+    return 1;
+}
+
+/* Before a load looks up the host's symbols: the list of the system
+ * loader's objects, in its search order, rebuilt when objects came or went
+ * since last time; objects the host loaded at run time are pinned for the
+ * length of the load, so that a host thread's dlclose cannot pull one away
+ * while ldr reads its tables. */
+void host_begin(void)
+{
+    unsigned long long c[2] = {0, 0};
+    dl_iterate_phdr(count_objects, c);
+    if (!views || c[0] != seen_adds || c[1] != seen_subs) {
+        drop_views();
+        void *self = dlopen(NULL, RTLD_LAZY);
+        struct link_map *map = NULL;
+        if (self && dlinfo(self, RTLD_DI_LINKMAP, &map) == 0)
+            while (map && map->l_prev)
+                map = map->l_prev;
+        if (self)
+            dlclose(self);
+        for (struct link_map *l = map; l; l = l->l_next) {
+            struct view *nv = realloc(views, (nviews + 1) * sizeof *nv);
+            if (!nv)
+                break;
+            views = nv;
+            struct view *v = &views[nviews++];
+            *v = (struct view){.map = l, .addr = l->l_addr, .ld = l->l_ld};
+            v->usable = l->l_ld && fill_view(v);
+        }
+        mark_initial();
+        seen_adds = c[0];
+        seen_subs = c[1];
+    }
+    for (size_t i = 0; i < nviews; i++)
+        if (!views[i].initial && views[i].usable && views[i].map->l_name[0])
+            views[i].pin = dlopen(views[i].map->l_name, RTLD_LAZY | RTLD_NOLOAD);
+    active = true;
+}
+
+void host_end(void)
+{
+    active = false;
+    for (size_t i = 0; i < nviews; i++)
+        if (views[i].pin) {
+            dlclose(views[i].pin);
+            views[i].pin = NULL;
+        }
 }
 
 /* The view of the host object holding ADDR; NULL if there is none. */
@@ -123,31 +275,66 @@ static struct module *view_at(const void *addr)
         return NULL;
     for (size_t i = 0; i < nviews; i++)
         if (views[i].map == map && views[i].addr == map->l_addr && views[i].ld == map->l_ld)
-            return views[i].mod.symtab ? &views[i].mod : NULL;
+            return views[i].usable ? &views[i].mod : NULL;
     struct view *nv = realloc(views, (nviews + 1) * sizeof *nv);
     if (!nv)
         return NULL;
     views = nv;
     struct view *v = &views[nviews++];
     *v = (struct view){.map = map, .addr = map->l_addr, .ld = map->l_ld};
-    if (!fill_view(v)) {
-        free(v->mod.versions);
-        v->mod.symtab = NULL;
-        return NULL;
-    }
-    return &v->mod;
+    v->usable = fill_view(v);
+    return v->usable ? &v->mod : NULL;
 }
 
-/* The definition a relocation binds to, as the system loader chooses it:
- * the first object in search order that defines the name (what dlsym
- * finds), and in it the definition the reference's version asks for. A
- * versioned reference also takes an unversioned definition there (a host
- * that defines malloc itself interposes on malloc@GLIBC_2.2.5); an
- * unversioned one takes the object's oldest version, as programs from
- * before symbol versioning expect. dlsym and dlvsym alone would answer
- * neither way. */
+static const struct link_map *object_of(const void *addr)
+{
+    Dl_info info;
+    struct link_map *map = NULL;
+    return dladdr1(addr, &info, (void **)&map, RTLD_DL_LINKMAP) ? map : NULL;
+}
+
+/* The system loader's global scope, searched as it searches it for a
+ * relocation: object by object, the first definition the reference's
+ * version accepts. An object that may not be in the global scope (loaded
+ * at run time, perhaps RTLD_LOCAL) counts only once the system loader's
+ * own answer comes from it. */
+static void *find_global(const struct symref *ref)
+{
+    for (size_t i = 0; i < nviews; i++) {
+        struct view *v = &views[i];
+        if (!v->usable)
+            continue;
+        struct symref r = *ref;
+        const Elf64_Sym *sym = find_in_module(&v->mod, &r);
+        if (!sym)
+            continue;
+        if (ELF64_ST_TYPE(sym->st_info) == STT_TLS) /* this thread's instance */
+            return ref->version ? dlvsym(RTLD_DEFAULT, ref->name, ref->version) : dlsym(RTLD_DEFAULT, ref->name);
+        if (!v->initial && !v->global) {
+            void *theirs = dlsym(RTLD_DEFAULT, ref->name);
+            if (!theirs && ref->version)
+                theirs = dlvsym(RTLD_DEFAULT, ref->name, ref->version);
+            if (!theirs || object_of(theirs) != v->map)
+                continue;
+            v->global = true;
+        }
+        return symbol_address(&v->mod, sym);
+    }
+    return NULL;
+}
+
+/* The definition a relocation binds to, as the system loader chooses it.
+ * A versioned reference also takes an unversioned definition (a host that
+ * defines malloc itself interposes on malloc@GLIBC_2.2.5); an unversioned
+ * one takes the object's oldest version, as programs from before symbol
+ * versioning expect, hidden or not. dlsym and dlvsym alone would answer
+ * neither way. In the global scope (RTLD_DEFAULT, during a load) ldr
+ * searches the system loader's tables itself; in one library's scope (a
+ * handle) dlsym finds the object and ldr picks the version in it. */
 void *host_find(void *handle, const struct symref *ref)
 {
+    if (handle == RTLD_DEFAULT && active && !ref->newest)
+        return find_global(ref);
     void *first = dlsym(handle, ref->name);
     if (!first)
         return ref->version ? dlvsym(handle, ref->name, ref->version) : NULL;
@@ -157,7 +344,7 @@ void *host_find(void *handle, const struct symref *ref)
     struct module *view = view_at(first);
     struct symref r = *ref;
     const Elf64_Sym *sym = view ? find_in_module(view, &r) : NULL;
-    void *addr = sym ? symbol_address(view, sym) : NULL;
+    void *addr = sym && ELF64_ST_TYPE(sym->st_info) != STT_TLS ? symbol_address(view, sym) : NULL;
     unlock_modules();
     if (addr)
         return addr;

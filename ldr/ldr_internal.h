@@ -199,6 +199,8 @@ void *symbol_address(const struct module *m, const Elf64_Sym *sym);
 uint32_t elf_sysv_hash(const char *name);
 
 /* host.c: definitions the system loader's objects offer. */
+void host_begin(void);
+void host_end(void);
 void *host_find(void *handle, const struct symref *ref);
 void host_describe(const void *addr, const char **file, const char **sym);
 
@@ -235,6 +237,7 @@ struct binding {
 int resolve(struct load *ld, const struct module *from, struct symref *ref, struct binding *out);
 int scope_build(struct load *ld);
 void load_release(struct load *ld);
+void unique_forget(const struct module *m);
 void *find_exported(struct module *m, struct symref *ref);
 
 /* compat.c: fallbacks for versions the host's glibc lacks (not under

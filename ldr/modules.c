@@ -146,6 +146,7 @@ void destroy_module(struct module *m)
           (unsigned long)m->map_start + m->map_size);
     release_deps(m);
     unwind_deregister(m);
+    unique_forget(m);
     tls_release(m);
     unmap_image(m);
     free(m->tlsdesc);

@@ -72,6 +72,67 @@ static void cache_free(struct resolve_cache *c)
     free(c);
 }
 
+/* STB_GNU_UNIQUE (C++ template statics, inline variables): one definition
+ * per name in the process, versions aside. As in the system loader, the
+ * first lookup that finds one makes it the definition for everybody. */
+struct unique {
+    const char *name;
+    uint32_t hash;
+    const struct module *mod;
+    const Elf64_Sym *sym;
+};
+static struct unique *uniques;
+static size_t nuniques;
+
+static struct unique *unique_find(const char *name, uint32_t hash)
+{
+    for (size_t i = 0; i < nuniques; i++)
+        if (uniques[i].hash == hash && strcmp(uniques[i].name, name) == 0)
+            return &uniques[i];
+    return NULL;
+}
+
+void unique_forget(const struct module *m)
+{
+    for (size_t i = 0; i < nuniques;)
+        if (uniques[i].mod == m)
+            uniques[i] = uniques[--nuniques];
+        else
+            i++;
+}
+
+/* B, just found, is a unique definition in an ldr module: the one already
+ * chosen takes its place, a library of the system loader's in this load's
+ * scope counts as having chosen first (its table is the system loader's),
+ * and otherwise B becomes the one. */
+static void settle_unique(struct load *ld, const struct symref *ref, struct binding *b)
+{
+    const char *name = b->mod->strtab + b->sym->st_name;
+    uint32_t hash = elf_sysv_hash(name);
+    const struct unique *u = unique_find(name, hash);
+    if (u) {
+        b->mod = u->mod;
+        b->sym = u->sym;
+        b->where = u->mod->path;
+        return;
+    }
+    struct symref any = *ref; /* the table knows names, not versions */
+    any.version = NULL;
+    any.newest = true;
+    for (size_t i = 0; ld && i < ld->nscope; i++) {
+        void *addr = ld->scope[i].host ? host_find(ld->scope[i].host, &any) : NULL;
+        if (addr) {
+            *b = (struct binding){.value = (uintptr_t)addr};
+            return;
+        }
+    }
+    struct unique *nu = realloc(uniques, (nuniques + 1) * sizeof *nu);
+    if (nu) {
+        uniques = nu;
+        uniques[nuniques++] = (struct unique){name, hash, b->mod, b->sym};
+    }
+}
+
 static bool find_in_scope_entry(const struct dep *d, struct symref *ref, struct binding *out)
 {
     if (d->mod) {
@@ -80,7 +141,7 @@ static bool find_in_scope_entry(const struct dep *d, struct symref *ref, struct 
             return false;
         out->mod = d->mod;
         out->sym = sym;
-        out->where = d->mod->path;
+        out->where = out->mod->path;
         out->value = 0;
         return true;
     }
@@ -108,8 +169,11 @@ static bool lookup(struct load *ld, const struct module *from, struct symref *re
         return true;
     }
     for (size_t i = 0; i < ld->nscope; i++)
-        if (find_in_scope_entry(&ld->scope[i], ref, out))
+        if (find_in_scope_entry(&ld->scope[i], ref, out)) {
+            if (out->mod && ELF64_ST_BIND(out->sym->st_info) == STB_GNU_UNIQUE)
+                settle_unique(ld, ref, out);
             return true;
+        }
     return !(ld->flags & LDR_STRICT) && compat_find(from, ref, out);
 }
 

@@ -44,6 +44,7 @@ struct word {
     uint64_t off;   /* file vaddr of the word */
     uint32_t type;  /* R_X86_64_*, or RELR_TYPE */
     uint32_t sym;
+    int64_t addend; /* r_addend, or for RELR the word in the file */
 };
 
 struct lib {
@@ -94,7 +95,7 @@ static bool in_image(const struct lib *l, uint64_t vaddr)
     return false;
 }
 
-static void add_word(struct lib *l, uint64_t off, uint32_t type, uint32_t sym)
+static void add_word(struct lib *l, uint64_t off, uint32_t type, uint32_t sym, int64_t addend)
 {
     if (l->nwords == l->cap) {
         l->cap = l->cap ? l->cap * 2 : 1024;
@@ -104,7 +105,7 @@ static void add_word(struct lib *l, uint64_t off, uint32_t type, uint32_t sym)
             exit(ERROR);
         }
     }
-    l->words[l->nwords++] = (struct word){off, type, sym};
+    l->words[l->nwords++] = (struct word){off, type, sym, addend};
 }
 
 static bool add_rela(struct lib *l, uint64_t vaddr, uint64_t size)
@@ -114,8 +115,15 @@ static bool add_rela(struct lib *l, uint64_t vaddr, uint64_t size)
         return false;
     for (size_t i = 0; i < size / sizeof *r; i++)
         if (ELF64_R_TYPE(r[i].r_info) != R_X86_64_NONE)
-            add_word(l, r[i].r_offset, ELF64_R_TYPE(r[i].r_info), ELF64_R_SYM(r[i].r_info));
+            add_word(l, r[i].r_offset, ELF64_R_TYPE(r[i].r_info), ELF64_R_SYM(r[i].r_info), r[i].r_addend);
     return true;
+}
+
+/* The word the file holds at VADDR: a RELR relocation's addend. */
+static int64_t file_word(const struct lib *l, uint64_t vaddr)
+{
+    const int64_t *p = at_vaddr(l, vaddr, 8);
+    return p ? *p : 0;
 }
 
 static bool add_relr(struct lib *l, uint64_t vaddr, uint64_t size)
@@ -127,13 +135,13 @@ static bool add_relr(struct lib *l, uint64_t vaddr, uint64_t size)
     for (size_t i = 0; i < size / 8; i++) {
         if (!(e[i] & 1)) {
             where = e[i];
-            add_word(l, where, RELR_TYPE, 0);
+            add_word(l, where, RELR_TYPE, 0, file_word(l, where));
             where += 8;
             continue;
         }
         for (unsigned bit = 1; bit < 64; bit++)
             if ((e[i] >> bit) & 1)
-                add_word(l, where + (bit - 1) * 8, RELR_TYPE, 0);
+                add_word(l, where + (bit - 1) * 8, RELR_TYPE, 0, file_word(l, where + (bit - 1) * 8));
         where += 63 * 8;
     }
     return true;
@@ -552,7 +560,7 @@ static int compare(struct lib *l, uintptr_t sys_base, ldr_module *m, int show)
         perror("ldrdiff");
         return ERROR;
     }
-    size_t compared = 0, differ = 0, hooked = 0;
+    size_t compared = 0, differ = 0, hooked = 0, sys_initialized = 0;
     for (size_t i = 0; i < l->nwords; i++) {
         const struct word *w = &l->words[i];
         if (i + 1 < l->nwords && l->words[i + 1].off == w->off)
@@ -578,6 +586,15 @@ static int compare(struct lib *l, uintptr_t sys_base, ldr_module *m, int show)
             hooked++;
             continue;
         }
+        /* B + A is all a relative word can be: when ldr's holds exactly
+         * that, the system loader's run of the initializers rewrote its own
+         * copy (sanitizer runtimes and p11-kit patch pointers at start). */
+        uintptr_t lv;
+        memcpy(&lv, (void *)(info.base + w->off), sizeof lv);
+        if ((w->type == R_X86_64_RELATIVE || w->type == RELR_TYPE) && lv == info.base + (uintptr_t)w->addend) {
+            sys_initialized++;
+            continue;
+        }
         d[differ++] = (struct difference){w, sm, lm};
     }
     size_t initialized = differ ? drop_initialized(l, m, d, &differ) : 0;
@@ -589,6 +606,8 @@ static int compare(struct lib *l, uintptr_t sys_base, ldr_module *m, int show)
         printf(", %zu bound to ldr's own implementations", hooked);
     if (initialized)
         printf(", %zu rewritten by initializers", initialized);
+    if (sys_initialized)
+        printf(", %zu rewritten by the system loader's run of the initializers", sys_initialized);
     printf("\n");
     for (size_t i = 0; i < differ && i < (size_t)show; i++) {
         char a[512], b[512];
