@@ -52,6 +52,8 @@ static struct module *load_new(struct elf_file *f, int flags, struct load *ld)
     if (r == 0) {
         host_begin();
         r = scope_build(ld) < 0 || relocate(ld) < 0 || check_initializers(ld) < 0 ? -1 : 0;
+        for (size_t i = 0; r == 0 && i < ld->nmods; i++)
+            unwind_register(ld->mods[i]);
         host_end();
     }
     if (r < 0) {
@@ -59,8 +61,6 @@ static struct module *load_new(struct elf_file *f, int flags, struct load *ld)
         load_release(ld);
         return NULL;
     }
-    for (size_t i = 0; i < ld->nmods; i++)
-        unwind_register(ld->mods[i]);
     return m;
 }
 

@@ -6,6 +6,7 @@
  * LD_LIBRARY_PATH, DT_RUNPATH, /etc/ld.so.cache, the default directories. */
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,8 +116,28 @@ static const char *cache_lookup(const char *name)
     return NULL;
 }
 
+/* The directory of M's file, symbolic links resolved, for $ORIGIN: only a
+ * module whose paths use it pays for the lookups. */
+static const char *origin_of(struct module *m)
+{
+    if (m->origin)
+        return m->origin;
+    char real[PATH_MAX];
+    char *dir = realpath(m->path, real) ? strdup(real) : strdup(m->path);
+    if (!dir)
+        return NULL;
+    char *slash = strrchr(dir, '/');
+    if (slash == dir)
+        slash[1] = '\0';
+    else if (slash)
+        *slash = '\0';
+    else
+        strcpy(dir, ".");
+    return m->origin = dir;
+}
+
 /* $ORIGIN, $LIB and $PLATFORM, braced or not. */
-static bool expand(const struct module *m, const char *dir, size_t len, char *out, size_t cap)
+static bool expand(struct module *m, const char *dir, size_t len, char *out, size_t cap)
 {
     size_t o = 0;
     for (size_t i = 0; i < len;) {
@@ -135,7 +156,9 @@ static bool expand(const struct module *m, const char *dir, size_t len, char *ou
                     (!braced || (at + n < len && dir[at + n] == '}'))) {
                     if (!vars[v].value && !m)
                         return false;
-                    value = vars[v].value ? vars[v].value : m->origin;
+                    value = vars[v].value ? vars[v].value : origin_of(m);
+                    if (!value)
+                        return false;
                     skip = 1 + n + 2 * braced;
                     /* The system loader ignores $ORIGIN in a secure process. */
                     if (!vars[v].value && getauxval(AT_SECURE))
@@ -187,7 +210,7 @@ static void try_path(struct search *s, const char *path)
     }
 }
 
-static void try_dirs(struct search *s, const struct module *m, const char *list)
+static void try_dirs(struct search *s, struct module *m, const char *list)
 {
     for (const char *p = list; p && s->found == ELF_MISSING;) {
         size_t len = strcspn(p, ":;");
@@ -205,14 +228,14 @@ static void try_dirs(struct search *s, const struct module *m, const char *list)
 
 /* Finds NAME for M (NULL: for ldr_open, which has no module to take
  * paths from); on success F is open with f->path a malloc'd copy. */
-int find_library(const struct module *m, const char *name, struct elf_file *f)
+int find_library(struct module *m, const char *name, struct elf_file *f)
 {
     struct search s = {.name = name, .f = f, .found = ELF_MISSING};
     if (strchr(name, '/')) {
         try_path(&s, name);
     } else {
         if (m && !m->runpath)
-            for (const struct module *p = m; p; p = p->parent)
+            for (struct module *p = m; p; p = p->parent)
                 if (p->rpath)
                     try_dirs(&s, p, p->rpath);
         if (!getauxval(AT_SECURE))

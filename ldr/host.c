@@ -266,12 +266,38 @@ void host_end(void)
         }
 }
 
+static bool view_holds(const struct view *v, uintptr_t addr)
+{
+    const struct module *m = &v->mod;
+    for (size_t i = 0; i < m->phnum; i++) {
+        const Elf64_Phdr *p = &m->phdr[i];
+        if (p->p_type == PT_LOAD && addr - (m->base + p->p_vaddr) < p->p_memsz)
+            return true;
+    }
+    return false;
+}
+
+/* The host object holding ADDR. During a load the views answer (dladdr
+ * would scan the object's whole symbol table for a name nobody asked
+ * for); otherwise the system loader does. */
+static struct link_map *object_of(const void *addr)
+{
+    if (active) {
+        for (size_t i = 0; i < nviews; i++)
+            if (views[i].usable && view_holds(&views[i], (uintptr_t)addr))
+                return views[i].map;
+        return NULL;
+    }
+    Dl_info info;
+    struct link_map *map = NULL;
+    return dladdr1(addr, &info, (void **)&map, RTLD_DL_LINKMAP) ? map : NULL;
+}
+
 /* The view of the host object holding ADDR; NULL if there is none. */
 static struct module *view_at(const void *addr)
 {
-    Dl_info info;
-    struct link_map *map = NULL;
-    if (!dladdr1(addr, &info, (void **)&map, RTLD_DL_LINKMAP) || !map || !map->l_ld)
+    struct link_map *map = object_of(addr);
+    if (!map || !map->l_ld)
         return NULL;
     for (size_t i = 0; i < nviews; i++)
         if (views[i].map == map && views[i].addr == map->l_addr && views[i].ld == map->l_ld)
@@ -284,13 +310,6 @@ static struct module *view_at(const void *addr)
     *v = (struct view){.map = map, .addr = map->l_addr, .ld = map->l_ld};
     v->usable = fill_view(v);
     return v->usable ? &v->mod : NULL;
-}
-
-static const struct link_map *object_of(const void *addr)
-{
-    Dl_info info;
-    struct link_map *map = NULL;
-    return dladdr1(addr, &info, (void **)&map, RTLD_DL_LINKMAP) ? map : NULL;
 }
 
 /* The system loader's global scope, searched as it searches it for a
@@ -349,6 +368,21 @@ void *host_find(void *handle, const struct symref *ref)
     if (addr)
         return addr;
     return ref->version ? dlvsym(handle, ref->name, ref->version) : first;
+}
+
+/* NAME's default definition in the host's library LIB (by soname), if
+ * the system loader has that library; during a load only. */
+void *host_symbol_in(const char *lib, const char *name)
+{
+    for (size_t i = 0; active && i < nviews; i++)
+        if (views[i].usable && names(&views[i], lib)) {
+            struct symref r;
+            symref_init(&r, name, NULL);
+            r.newest = true;
+            const Elf64_Sym *sym = find_in_module(&views[i].mod, &r);
+            return sym ? symbol_address(&views[i].mod, sym) : NULL;
+        }
+    return NULL;
 }
 
 /* For traces: which host file defines ADDR, under which name. */

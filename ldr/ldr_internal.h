@@ -74,7 +74,7 @@ struct version {
 struct module {
     char *path;        /* as found; what traces and errors name */
     const char *name;  /* the basename of path, for short trace lines */
-    char *origin;      /* directory of the real path, for $ORIGIN */
+    char *origin;      /* directory of the real path, for $ORIGIN, when asked */
     dev_t dev;
     ino_t ino;
     int flags;         /* LDR_* flags of the load that brought it in */
@@ -133,6 +133,7 @@ struct module {
     struct tlsdesc_arg *tlsdesc; /* arguments of its TLS descriptors */
     size_t ntlsdesc;
     const void *eh_frame;      /* registered with the unwinder, or NULL */
+    bool eh_pending;           /* to register once there is an unwinder */
     struct module *next, *prev;
 };
 
@@ -201,6 +202,7 @@ uint32_t elf_sysv_hash(const char *name);
 /* host.c: definitions the system loader's objects offer. */
 void host_begin(void);
 void host_end(void);
+void *host_symbol_in(const char *lib, const char *name);
 void *host_find(void *handle, const struct symref *ref);
 void host_describe(const void *addr, const char **file, const char **sym);
 
@@ -221,7 +223,7 @@ int load_elf(struct elf_file *f, int flags, struct module **out);
 struct load;
 int load_deps(struct load *ld);
 bool is_system_library(const char *name);
-int find_library(const struct module *m, const char *name, struct elf_file *f);
+int find_library(struct module *m, const char *name, struct elf_file *f);
 void release_deps(struct module *m);
 
 /* reloc.c: every dynamic relocation of every module of a load. */

@@ -46,27 +46,11 @@ void close_elf(struct elf_file *f)
     f->phdr = NULL;
 }
 
-static char *origin_of(const char *path)
-{
-    char real[PATH_MAX];
-    char *dir = realpath(path, real) ? strdup(real) : strdup(path);
-    if (!dir)
-        return NULL;
-    char *slash = strrchr(dir, '/');
-    if (slash == dir)
-        slash[1] = '\0';
-    else if (slash)
-        *slash = '\0';
-    else
-        strcpy(dir, ".");
-    return dir;
-}
-
 /* Takes over F (its descriptor is closed, its program headers kept). */
 int load_elf(struct elf_file *f, int flags, struct module **out)
 {
     struct module *m = calloc(1, sizeof *m);
-    if (!m || !(m->path = strdup(f->path)) || !(m->origin = origin_of(f->path))) {
+    if (!m || !(m->path = strdup(f->path))) {
         if (m) {
             free(m->path);
             free(m);

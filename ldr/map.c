@@ -93,14 +93,22 @@ int map_image(struct module *m, const struct elf_file *f)
     return 0;
 }
 
+static bool holds(const Elf64_Phdr *p, uintptr_t vaddr, size_t len)
+{
+    return p->p_type == PT_LOAD && vaddr >= p->p_vaddr && vaddr - p->p_vaddr <= p->p_memsz &&
+           p->p_memsz - (vaddr - p->p_vaddr) >= len;
+}
+
+/* Relocations come in runs against one segment: the last answer is tried
+ * first. */
 static const Elf64_Phdr *segment_at(const struct module *m, uintptr_t vaddr, size_t len)
 {
-    for (size_t i = 0; i < m->phnum; i++) {
-        const Elf64_Phdr *p = &m->phdr[i];
-        if (p->p_type == PT_LOAD && vaddr >= p->p_vaddr && vaddr - p->p_vaddr <= p->p_memsz &&
-            p->p_memsz - (vaddr - p->p_vaddr) >= len)
-            return p;
-    }
+    static __thread const Elf64_Phdr *last;
+    if (last >= m->phdr && last < m->phdr + m->phnum && holds(last, vaddr, len))
+        return last;
+    for (size_t i = 0; i < m->phnum; i++)
+        if (holds(&m->phdr[i], vaddr, len))
+            return last = &m->phdr[i];
     return NULL;
 }
 

@@ -144,8 +144,8 @@ void destroy_module(struct module *m)
     unpublish(m);
     trace(T_UNLOAD, "%s: unmapping %#lx-%#lx", m->path, (unsigned long)m->map_start,
           (unsigned long)m->map_start + m->map_size);
-    release_deps(m);
     unwind_deregister(m);
+    release_deps(m);
     unique_forget(m);
     tls_release(m);
     unmap_image(m);

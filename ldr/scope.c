@@ -47,7 +47,7 @@ static struct cache_entry *cache_slot(struct resolve_cache *c, uint64_t h, const
 
 static bool cache_grow(struct resolve_cache *c)
 {
-    size_t ncap = c->cap ? c->cap * 2 : 1024;
+    size_t ncap = c->cap ? c->cap * 2 : 64;
     struct cache_entry *old = c->slots;
     size_t ocap = c->cap;
     c->slots = calloc(ncap, sizeof *c->slots);

@@ -19,18 +19,27 @@ static void (*register_frame)(const void *);
 static void (*deregister_frame)(const void *);
 
 /* libgcc_s is the unwinder of every module that unwinds through the
- * system's C++ runtime or Rust's std; dlopen gives the host's copy when
- * there is one, and loads it otherwise (kept for good). */
+ * system's C++ runtime or Rust's std, and such a module needs it, so it is
+ * loaded by the time the module is. A process without it has nothing that
+ * could unwind a frame (a plain C plugin): loading it only to register
+ * tables nobody reads would double the cost of a small load, so the
+ * registration waits for a later load that finds it. */
 static bool find_unwinder(void)
 {
     if (register_frame)
         return true;
-    void *h = dlopen("libgcc_s.so.1", RTLD_NOW | RTLD_LOCAL);
+    /* Loaded already, the name finds it at once; the reference taken keeps
+     * it for good, as tables registered with it must stay deregistrable. */
+    if (!host_symbol_in("libgcc_s.so.1", "__register_frame"))
+        return false;
+    void *h = dlopen("libgcc_s.so.1", RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD);
     if (!h)
         return false;
     register_frame = (void (*)(const void *))dlsym(h, "__register_frame");
     deregister_frame = (void (*)(const void *))dlsym(h, "__deregister_frame");
-    return register_frame && deregister_frame;
+    if (!deregister_frame)
+        register_frame = NULL;
+    return register_frame;
 }
 
 /* .eh_frame's address, from the eh_frame_ptr field of .eh_frame_hdr. */
@@ -62,6 +71,14 @@ static const void *eh_frame_of(const struct module *m)
     return NULL;
 }
 
+static void register_module(struct module *m, const void *eh)
+{
+    register_frame(eh);
+    m->eh_frame = eh;
+    trace(T_FILES, "%s: unwind tables registered (.eh_frame at +%#lx)", m->path,
+          (unsigned long)((uintptr_t)eh - m->base));
+}
+
 void unwind_register(struct module *m)
 {
     const void *eh = eh_frame_of(m);
@@ -70,13 +87,18 @@ void unwind_register(struct module *m)
         return;
     }
     if (!find_unwinder()) {
-        trace(T_FILES, "%s: no unwinder (__register_frame) in the process", m->path);
+        m->eh_pending = true;
+        trace(T_FILES, "%s: no unwinder (libgcc_s) in the process yet; unwind tables wait", m->path);
         return;
     }
-    register_frame(eh);
-    m->eh_frame = eh;
-    trace(T_FILES, "%s: unwind tables registered (.eh_frame at +%#lx)", m->path,
-          (unsigned long)((uintptr_t)eh - m->base));
+    for (struct module *p = first_module(); p; p = p->next)
+        if (p->eh_pending && p != m) {
+            p->eh_pending = false;
+            const void *peh = eh_frame_of(p);
+            if (peh)
+                register_module(p, peh);
+        }
+    register_module(m, eh);
 }
 
 void unwind_deregister(struct module *m)
