@@ -86,6 +86,7 @@ struct module {
     Elf64_Phdr *phdr;          /* a private copy */
     size_t phnum;
     uintptr_t relro_start, relro_end; /* file vaddrs, 0/0 without RELRO */
+    bool leak_checked;         /* its data is a LeakSanitizer root region */
 
     /* the dynamic section, every pointer checked against the image */
     const Elf64_Dyn *dynamic;

@@ -2,6 +2,7 @@
  * mapped from the file over it with its own protections (so the path
  * shows in /proc/self/maps, perf and valgrind), anonymous pages for .bss,
  * RELRO made read-only once relocation is done. */
+#include <dlfcn.h>
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -53,6 +54,31 @@ static int map_segment(struct module *m, const struct elf_file *f, const Elf64_P
     return 0;
 }
 
+/* Under LeakSanitizer, memory a module's data points to is not leaked:
+ * the sanitizer learns of the system loader's objects by itself, of ldr's
+ * only through root regions. */
+static void (*lsan_register)(const void *, size_t), (*lsan_unregister)(const void *, size_t);
+
+static void tell_leak_checker(const struct module *m, bool mapped)
+{
+    static bool looked;
+    if (!looked) {
+        looked = true;
+        lsan_register = (void (*)(const void *, size_t))dlsym(RTLD_DEFAULT, "__lsan_register_root_region");
+        lsan_unregister = (void (*)(const void *, size_t))dlsym(RTLD_DEFAULT, "__lsan_unregister_root_region");
+    }
+    if (!lsan_register || !lsan_unregister)
+        return;
+    for (size_t i = 0; i < m->phnum; i++) {
+        const Elf64_Phdr *p = &m->phdr[i];
+        if (p->p_type != PT_LOAD || !(p->p_flags & PF_W))
+            continue;
+        const void *start = (const void *)PAGE_DOWN(m->base + p->p_vaddr);
+        size_t len = PAGE_UP(m->base + p->p_vaddr + p->p_memsz) - (uintptr_t)start;
+        (mapped ? lsan_register : lsan_unregister)(start, len);
+    }
+}
+
 int map_image(struct module *m, const struct elf_file *f)
 {
     uintptr_t lo = UINTPTR_MAX, hi = 0, align = PAGE;
@@ -90,6 +116,8 @@ int map_image(struct module *m, const struct elf_file *f)
             unmap_image(m);
             return -1;
         }
+    tell_leak_checker(m, true);
+    m->leak_checked = true;
     return 0;
 }
 
@@ -144,6 +172,9 @@ int protect_relro(struct module *m)
 
 void unmap_image(struct module *m)
 {
+    if (m->leak_checked)
+        tell_leak_checker(m, false);
+    m->leak_checked = false;
     if (m->map_start)
         munmap(m->map_start, m->map_size);
     m->map_start = NULL;

@@ -15,6 +15,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <fcntl.h>
 #include <sys/syscall.h>
 #include <threads.h>
 #include <time.h>
@@ -24,58 +25,46 @@
 
 #include "ldr_internal.h"
 
-/* The stat family before glibc 2.33: these were the exported functions,
- * with stat() a static wrapper; every later glibc keeps them. */
-#define STAT_VER 1  /* _STAT_VER_LINUX */
-#define MKNOD_VER 0 /* _MKNOD_VER_LINUX */
-int __xstat64(int ver, const char *path, struct stat64 *st);
-int __lxstat64(int ver, const char *path, struct stat64 *st);
-int __fxstat64(int ver, int fd, struct stat64 *st);
-int __fxstatat64(int ver, int dirfd, const char *path, struct stat64 *st, int flags);
-int __xmknod(int ver, const char *path, mode_t mode, dev_t *dev);
-int __xmknodat(int ver, int dirfd, const char *path, mode_t mode, dev_t *dev);
-__asm__(".symver __xstat64,__xstat64@GLIBC_2.2.5");
-__asm__(".symver __lxstat64,__lxstat64@GLIBC_2.2.5");
-__asm__(".symver __fxstat64,__fxstat64@GLIBC_2.2.5");
-__asm__(".symver __fxstatat64,__fxstatat64@GLIBC_2.4");
-__asm__(".symver __xmknod,__xmknod@GLIBC_2.2.5");
-__asm__(".symver __xmknodat,__xmknodat@GLIBC_2.4");
-
+/* The stat family for hosts before glibc 2.33, whose libc exports only
+ * the __xstat interface (stat() was a static wrapper then): the system
+ * calls themselves, which every kernel ldr runs on has and whose struct
+ * stat is glibc's struct stat64 on x86_64. Calling them directly keeps
+ * libldr free of versioned references to those compat symbols. */
 static int shim_stat(const char *path, struct stat64 *st)
 {
-    return __xstat64(STAT_VER, path, st);
+    return (int)syscall(SYS_newfstatat, AT_FDCWD, path, st, 0);
 }
 
 static int shim_lstat(const char *path, struct stat64 *st)
 {
-    return __lxstat64(STAT_VER, path, st);
+    return (int)syscall(SYS_newfstatat, AT_FDCWD, path, st, AT_SYMLINK_NOFOLLOW);
 }
 
 static int shim_fstat(int fd, struct stat64 *st)
 {
-    return __fxstat64(STAT_VER, fd, st);
+    return (int)syscall(SYS_fstat, fd, st);
 }
 
 static int shim_fstatat(int dirfd, const char *path, struct stat64 *st, int flags)
 {
-    return __fxstatat64(STAT_VER, dirfd, path, st, flags);
+    return (int)syscall(SYS_newfstatat, dirfd, path, st, flags);
 }
 
 static int shim_mknod(const char *path, mode_t mode, dev_t dev)
 {
-    return __xmknod(MKNOD_VER, path, mode, &dev);
+    return (int)syscall(SYS_mknodat, AT_FDCWD, path, mode, dev);
 }
 
 static int shim_mknodat(int dirfd, const char *path, mode_t mode, dev_t dev)
 {
-    return __xmknodat(MKNOD_VER, dirfd, path, mode, &dev);
+    return (int)syscall(SYS_mknodat, dirfd, path, mode, dev);
 }
 
 /* ldr's own fstat: a plain fstat call would need GLIBC_2.33 when ldr is
- * built on a newer glibc (struct stat and stat64 are one layout here). */
+ * built on a newer glibc. */
 int ldr_fstat(int fd, struct stat *st)
 {
-    return __fxstat64(STAT_VER, fd, (struct stat64 *)st);
+    return (int)syscall(SYS_fstat, fd, st);
 }
 
 /* glibc 2.33's struct mallinfo2 (older headers lack it): mallinfo's fields

@@ -271,13 +271,16 @@ static void *thread_block(size_t i)
     if (!block && s->static_offset) {
         block = (void *)(thread_pointer() + s->static_offset);
     } else if (!block) {
-        block = aligned_alloc(s->align < sizeof(void *) ? sizeof(void *) : s->align, s->size);
+        /* C11 wants the size a multiple of the alignment. */
+        size_t align = s->align < sizeof(void *) ? sizeof(void *) : s->align;
+        block = aligned_alloc(align, (s->size + align - 1) & ~(align - 1));
         if (!block) {
             pthread_mutex_unlock(&lock);
             fprintf(stderr, "ldr: out of memory for a TLS block of %zu bytes\n", s->size);
             abort();
         }
-        memcpy(block, s->image, s->image_size);
+        if (s->image_size)
+            memcpy(block, s->image, s->image_size);
         memset((char *)block + s->image_size, 0, s->size - s->image_size);
     }
     v->blocks[i] = block;

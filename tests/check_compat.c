@@ -79,7 +79,11 @@ START_TEST(row)
     case COMPAT_OLDER: {
         void *lib = r->target ? dlopen(r->target, RTLD_NOW) : RTLD_DEFAULT;
         ck_assert_msg(!r->target || lib, "%s: %s", r->target, dlerror());
-        void *want = dlsym(lib, name);
+        /* The host's own definition comes first, as everywhere: under the
+         * sanitizers that is their interceptor. */
+        void *want = dlsym(RTLD_DEFAULT, name);
+        if (!want)
+            want = dlsym(lib, name);
         ck_assert_msg(want != NULL, "%s: this machine has no %s at all", asked, name);
         ck_assert_msg(ok, "%s: no fallback: %s", asked, b.where);
         ck_assert_ptr_eq((void *)b.value, want);

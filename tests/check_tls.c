@@ -216,8 +216,9 @@ START_TEST(test_dialects)
         for (int j = 0; j < i; j++)
             check_disjoint(v[i], v[j], who);
         ck_assert_uint_eq(v[i]->modid, m.modid);
-        free(v[i]);
     }
+    for (int i = 0; i < NEW_THREADS; i++)
+        free(v[i]);
 
     /* The others' changes left each copy alone. */
     snprintf(who, sizeof who, "[%s] %s, main thread again", tls_loader_names[loader], file);
@@ -617,9 +618,16 @@ START_TEST(test_rounds)
         servant_stop(&s[t]);
     ck_assert_msg(heap - heap0 < 32 * 1024, "[%s] heap grew by %ld bytes in %d rounds", ln, heap - heap0,
                   ROUNDS - WARMUP);
+#ifdef __SANITIZE_ADDRESS__ /* its quarantine keeps freed memory, its allocator maps more */
+    (void)rss;
+    (void)rss0;
+    (void)maps;
+    (void)maps0;
+#else
     ck_assert_msg(rss - rss0 < 1024, "[%s] resident memory grew by %ld kB in %d rounds", ln, rss - rss0,
                   ROUNDS - WARMUP);
     ck_assert_msg(maps <= maps0, "[%s] %d mappings after the rounds, %d before", ln, maps, maps0);
+#endif
     ck_assert_int_eq(maps_lines("libtls_round"), 0);
 }
 END_TEST
