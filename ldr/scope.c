@@ -6,11 +6,10 @@
  *      (a DT_SYMBOLIC module looks in itself before anything else);
  *   3. unless the load is LDR_STRICT, a fallback for a version the host's
  *      glibc lacks (compat.c).
- * Answers are cached per load, keyed by an xxHash of the name: libraries
- * import the same few hundred names many times over. */
+ * Answers are cached per load: the modules of one load import the same
+ * C runtime names over and over. */
 #include <stdlib.h>
 #include <string.h>
-#include <xxhash.h>
 
 #include "ldr_internal.h"
 
@@ -26,10 +25,11 @@ struct resolve_cache {
     size_t cap, count;
 };
 
+/* The hashes symref_init computed anyway: hashing the name again would
+ * cost more than the lookups the cache saves. */
 static uint64_t key_of(const struct symref *ref)
 {
-    uint64_t h = XXH3_64bits(ref->name, strlen(ref->name));
-    return ref->version ? h ^ XXH3_64bits_withSeed(ref->version, strlen(ref->version), 1) : h;
+    return (uint64_t)ref->version_hash << 32 | ref->gnu_hash;
 }
 
 static struct cache_entry *cache_slot(struct resolve_cache *c, uint64_t h, const struct symref *ref)
