@@ -128,6 +128,8 @@ static int check_phdrs(struct elf_file *f)
         return fail(f->path, "no dynamic section (PT_DYNAMIC): not a shared library");
     if (dyn->p_filesz < sizeof(Elf64_Dyn) || dyn->p_memsz < dyn->p_filesz)
         return fail(f->path, "dynamic section too small");
+    if (dyn->p_vaddr % _Alignof(Elf64_Dyn))
+        return fail(f->path, "dynamic section at %#llx is misaligned", (unsigned long long)dyn->p_vaddr);
     bool inside = false;
     for (size_t i = 0; i < f->phnum && !inside; i++) {
         const Elf64_Phdr *p = &f->phdr[i];
