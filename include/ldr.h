@@ -84,6 +84,42 @@ int ldr_bind(ldr_module *m, const char *name, void **slot);
 /* Calls FN(m, ARG) after every successful reload of M. 0 on success. */
 int ldr_on_reload(ldr_module *m, void (*fn)(ldr_module *m, void *arg), void *arg);
 
+/* What loading a file would do, without running any of its code: ldr_check
+ * loads PATH and its dependencies with LDR_NOINIT (plus FLAGS, e.g.
+ * LDR_STRICT), resolves every relocation, calls FN for every event below,
+ * and unloads again. IFUNC resolvers are the one exception to "no code":
+ * they run, as they do under the system loader's `ldd -r`. A file already
+ * loaded is not loaded again and reports nothing. 0: the load would
+ * succeed; -1: it would fail, and ldr_error() says why. */
+enum ldr_check_kind {
+    LDR_CHECK_UNRESOLVED, /* nothing defines it (a strong reference) */
+    LDR_CHECK_FALLBACK,   /* bound to another version or function */
+    LDR_CHECK_SHIM        /* bound to ldr's own implementation */
+};
+struct ldr_offer {
+    const char *library; /* a file the host has, or a module of this load */
+    const char *version; /* NULL: unversioned */
+};
+struct ldr_check_event {
+    enum ldr_check_kind kind;
+    const char *module;   /* the file whose relocation asks */
+    const char *symbol;
+    const char *version;  /* what it asks for; NULL: unversioned */
+    const char *target;   /* FALLBACK: the library bound to; SHIM: "ldr" */
+    const char *target_symbol, *target_version;
+    const char *why;      /* why this substitution, or why nothing binds (may be NULL) */
+    const struct ldr_offer *offers; /* UNRESOLVED: every definition of the name, any version */
+    size_t noffers;
+};
+int ldr_check(const char *path, int flags, void (*fn)(const struct ldr_check_event *ev, void *arg), void *arg);
+
+/* Crash reports: with ON, a SIGSEGV, SIGBUS, SIGILL, SIGFPE or SIGABRT
+ * whose stack has a frame in an ldr-loaded module prints a backtrace to
+ * stderr (module, offset and function of each frame), then the process
+ * dies of the same signal. Any other crash goes to the handler installed
+ * before. 0 on success. ldrun turns this on. */
+int ldr_crash_reports(int on);
+
 #ifdef __cplusplus
 }
 #endif

@@ -40,9 +40,10 @@ static void at_exit(void)
 static struct module *load_new(struct elf_file *f, int flags, struct load *ld)
 {
     struct module *m;
+    uint64_t t0 = tracing(T_STATS) ? stats_now() : 0;
     if (load_elf(f, flags, &m) < 0)
         return NULL;
-    *ld = (struct load){.flags = flags, .root = m};
+    *ld = (struct load){.flags = flags, .root = m, .stats.start_ns = t0};
     if (load_add(ld, m) < 0) {
         destroy_module(m);
         return NULL;
@@ -50,8 +51,12 @@ static struct module *load_new(struct elf_file *f, int flags, struct load *ld)
     publish_module(m);
     int r = load_deps(ld);
     if (r == 0) {
+        uint64_t t1 = t0 ? stats_now() : 0;
+        ld->stats.map_ns = t1 - t0;
         host_begin();
         r = scope_build(ld) < 0 || relocate(ld) < 0 || check_initializers(ld) < 0 ? -1 : 0;
+        if (t0)
+            ld->stats.relocate_ns = stats_now() - t1 - ld->stats.bind_ns;
         for (size_t i = 0; r == 0 && i < ld->nmods; i++)
             unwind_register(ld->mods[i]);
         host_end();
@@ -69,7 +74,14 @@ static void start(struct load *ld)
     static bool exit_hooked;
     if (!exit_hooked)
         exit_hooked = atexit(at_exit) == 0;
+    for (size_t i = 0; i < ld->nmods; i++)
+        debug_announce(ld->mods[i], 1);
+    uint64_t t = ld->stats.start_ns ? stats_now() : 0;
     run_initializers(ld);
+    if (t) {
+        ld->stats.init_ns = stats_now() - t;
+        stats_trace(ld);
+    }
     load_release(ld);
 }
 
@@ -134,7 +146,15 @@ static ldr_module *open_locked(const char *path, int flags)
         else
             fail(found, "out of memory");
     } else if (!(flags & LDR_SNAPSHOT) || snapshot(&f) == 0) {
+        /* The content's hash now: a touch before the first ldr_reload
+         * must not look like a change. */
+        uint64_t content;
+        bool hashed = hash_fd(f.fd, &content) == 0;
         h = open_new(&f, flags);
+        if (h && hashed && !h->mod->file.hashed) {
+            h->mod->file.hash = content;
+            h->mod->file.hashed = true;
+        }
     }
     free(found);
     return h;
@@ -267,7 +287,7 @@ LDR_API int ldr_info(ldr_module *h, struct ldr_info *out)
 
 /* The nearest exported symbol at or below ADDR, preferring one whose
  * extent covers it. */
-static const Elf64_Sym *nearest_symbol(const struct module *m, uintptr_t addr)
+const Elf64_Sym *nearest_symbol(const struct module *m, uintptr_t addr)
 {
     const Elf64_Sym *best = NULL;
     for (size_t i = 1; i < m->nsyms; i++) {

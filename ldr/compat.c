@@ -381,6 +381,8 @@ bool compat_find(const struct module *from, const struct symref *ref, struct bin
         break;
     }
     if (ok)
+        report_substitution(from, ref, out->where, target, target_version, why);
+    if (ok)
         trace(T_VERSIONS, "%s: %s@%s -> %s%s%s%s%s (%s)", from->path, ref->name, ref->version, out->where,
               target ? " " : "", target ? target : "", target_version ? "@" : "",
               target_version ? target_version : "", why);

@@ -4,6 +4,8 @@
  * a host function to ldr's modules are here. */
 #include <dlfcn.h>
 #include <link.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ldr_internal.h"
@@ -65,6 +67,53 @@ static int addr_info1(const void *addr, Dl_info *info, void **extra, int flags)
     return dladdr1(addr, info, extra, flags);
 }
 
+/* pthread keys a module creates (Rust's std makes one per copy of itself
+ * and never deletes it): ldr deletes the ones left when the module is
+ * unmapped. Otherwise each load would cost a key, of which a process has
+ * 1024, and a thread exiting later with a value set would call the key's
+ * destructor in unmapped code; a deleted key's destructors are never
+ * called. The creator is the module the call returns to. */
+static int key_create(pthread_key_t *key, void (*destructor)(void *))
+{
+    const void *caller = __builtin_return_address(0);
+    int r = pthread_key_create(key, destructor);
+    if (r != 0)
+        return r;
+    lock_modules();
+    struct module *m = find_module_by_addr(caller);
+    if (m) {
+        unsigned *keys = realloc(m->keys, (m->nkeys + 1) * sizeof *keys);
+        if (keys) {
+            keys[m->nkeys++] = *key;
+            m->keys = keys;
+        }
+    }
+    unlock_modules();
+    return 0;
+}
+
+static int key_delete(pthread_key_t key)
+{
+    lock_modules();
+    for (struct module *m = first_module(); m; m = m->next)
+        for (size_t i = 0; i < m->nkeys; i++)
+            if (m->keys[i] == key)
+                m->keys[i] = m->keys[--m->nkeys];
+    unlock_modules();
+    return pthread_key_delete(key);
+}
+
+void keys_release(struct module *m)
+{
+    for (size_t i = 0; i < m->nkeys; i++) {
+        trace(T_UNLOAD, "%s: deleting pthread key %u it left", m->path, m->keys[i]);
+        pthread_key_delete(m->keys[i]);
+    }
+    free(m->keys);
+    m->keys = NULL;
+    m->nkeys = 0;
+}
+
 static const struct {
     const char *name;
     void *addr;
@@ -77,12 +126,14 @@ static const struct {
     {"dl_iterate_phdr", (void *)iterate_phdr},
     {"dladdr", (void *)addr_info},
     {"dladdr1", (void *)addr_info1},
+    {"pthread_key_create", (void *)key_create},
+    {"pthread_key_delete", (void *)key_delete},
 };
 
 void *find_hook(const char *name)
 {
     /* Most names are nothing of the sort: a cheap first test. */
-    if (name[0] != '_' && name[0] != 'd')
+    if (name[0] != '_' && name[0] != 'd' && name[0] != 'p')
         return NULL;
     for (size_t i = 0; i < sizeof hooks / sizeof hooks[0]; i++)
         if (strcmp(hooks[i].name, name) == 0)

@@ -397,3 +397,13 @@ void host_describe(const void *addr, const char **file, const char **sym)
         *sym = NULL;
     }
 }
+
+/* During a load: the view of the next usable object of the system
+ * loader's from *I on, in its search order; NULL past the last. */
+const struct module *host_next_view(size_t *i)
+{
+    for (; active && *i < nviews; ++*i)
+        if (views[*i].usable)
+            return &views[(*i)++].mod;
+    return NULL;
+}

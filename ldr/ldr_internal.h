@@ -128,6 +128,8 @@ struct module {
     struct exit_handler *exits;
     size_t nexits, exits_cap;
     unsigned thread_dtors;     /* thread_local destructors still owed */
+    unsigned *keys;            /* pthread keys its code created and has not deleted */
+    size_t nkeys;
 
     /* thread-local storage and unwinding */
     size_t tls_id;             /* 0: no PT_TLS */
@@ -151,6 +153,7 @@ enum {
     T_UNLOAD = 1u << 4,
     T_TLS = 1u << 5,
     T_VERSIONS = 1u << 6,
+    T_STATS = 1u << 7,
     T_ALL = ~0u
 };
 extern unsigned trace_mask;
@@ -199,6 +202,8 @@ void symref_init(struct symref *ref, const char *name, const char *version);
 const Elf64_Sym *find_in_module(const struct module *m, struct symref *ref);
 void *symbol_address(const struct module *m, const Elf64_Sym *sym);
 uint32_t elf_sysv_hash(const char *name);
+void each_definition(const struct module *m, const char *name, void (*fn)(void *arg, const char *version),
+                     void *arg);
 
 /* host.c: definitions the system loader's objects offer. */
 void host_begin(void);
@@ -206,11 +211,13 @@ void host_end(void);
 void *host_symbol_in(const char *lib, const char *name);
 void *host_find(void *handle, const struct symref *ref);
 void host_describe(const void *addr, const char **file, const char **sym);
+const struct module *host_next_view(size_t *i);
 
 /* hooks.c: ldr's own implementations of what glibc gives its modules. */
 void *find_hook(const char *name);
 void count_load(void);
 void count_unload(void);
+void keys_release(struct module *m);
 
 /* load.c: one file into one module (no dependencies, no relocation). */
 int open_elf(const char *path, struct elf_file *f);
@@ -242,6 +249,7 @@ int scope_build(struct load *ld);
 void load_release(struct load *ld);
 void unique_forget(const struct module *m);
 void *find_exported(struct module *m, struct symref *ref);
+const Elf64_Sym *nearest_symbol(const struct module *m, uintptr_t addr);
 
 /* compat.c: fallbacks for versions the host's glibc lacks (not under
  * LDR_STRICT). compat_find binds REF as the table says and traces it, or
@@ -284,6 +292,7 @@ void run_finalizers(struct module *m);
 char **process_argv(int *argc);
 
 /* reload.c */
+int hash_fd(int fd, uint64_t *hash);
 int file_changed(struct module *m, uint64_t *content);
 int reload_add_slot(struct ldr_module *h, const char *name, void **slot);
 int reload_add_hook(struct ldr_module *h, void (*fn)(struct ldr_module *, void *), void *arg);
@@ -296,6 +305,7 @@ struct ldr_module *handle_for(struct module *m, int flags);
 bool handle_is_live(const struct ldr_module *h);
 void free_handle(struct ldr_module *h);
 void lock_modules(void);
+bool trylock_modules(void);
 void unlock_modules(void);
 struct module *first_module(void);
 void publish_module(struct module *m);
@@ -308,6 +318,13 @@ void collect_unreachable(void);
 void finalize_all(void);
 void destroy_module(struct module *m);
 
+/* Counts and time per phase of one load, for LDR_DEBUG=statistics. */
+struct load_stats {
+    uint64_t start_ns, map_ns, relocate_ns, bind_ns, init_ns;
+    unsigned long by_type[64]; /* relocations applied, by psABI type */
+    unsigned long relr, bound, unresolved;
+};
+
 /* One ldr_open in progress: the modules it brought in, and the scope
  * their references search after the host. */
 struct load {
@@ -318,7 +335,25 @@ struct load {
     struct dep *scope;        /* root and every dependency, breadth-first */
     size_t nscope;
     struct resolve_cache *cache;
+    struct load_stats stats;  /* filled only under LDR_DEBUG=statistics */
 };
 int load_add(struct load *ld, struct module *m);
+
+/* diag.c: ldr_check's report, the statistics trace, and what debuggers
+ * watch. A check load runs under the module lock with check_report set;
+ * reloc.c and compat.c tell it every unresolved reference and every
+ * substitution instead of stopping at the first. */
+struct check_report;
+extern struct check_report *check_report;
+void report_unresolved(struct load *ld, const struct module *from, const char *name, const char *version,
+                       const char *why);
+void report_substitution(const struct module *from, const struct symref *ref, const char *target,
+                         const char *target_symbol, const char *target_version, const char *why);
+uint64_t stats_now(void);
+void stats_trace(const struct load *ld);
+void debug_announce(const struct module *m, int loaded);
+
+/* crash.c: ldr_crash_reports. */
+void crash_track(const struct module *m, int loaded);
 
 #endif

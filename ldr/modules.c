@@ -63,6 +63,13 @@ void lock_modules(void)
     pthread_mutex_lock(&lock);
 }
 
+/* For the crash handler, which must not wait on a lock its own thread or
+ * a stopped one may hold. */
+bool trylock_modules(void)
+{
+    return pthread_mutex_trylock(&lock) == 0;
+}
+
 void unlock_modules(void)
 {
     pthread_mutex_unlock(&lock);
@@ -142,12 +149,15 @@ void destroy_module(struct module *m)
     if (module_is_live(m))
         count_unload();
     unpublish(m);
+    if (m->initialized) /* announced to debuggers by start() */
+        debug_announce(m, 0);
     trace(T_UNLOAD, "%s: unmapping %#lx-%#lx", m->path, (unsigned long)m->map_start,
           (unsigned long)m->map_start + m->map_size);
     unwind_deregister(m);
     release_deps(m);
     unique_forget(m);
     tls_release(m);
+    keys_release(m);
     unmap_image(m);
     free(m->tlsdesc);
     free(m->exits);
@@ -189,6 +199,11 @@ static void mark_live(void)
 
 void collect_unreachable(void)
 {
+    /* A finalizer that closes a module comes back here while its own
+     * module is unreachable too: only the outermost call unmaps, once
+     * every finalizer has returned. */
+    static unsigned depth;
+    depth++;
     for (;;) {
         /* A finalizer may open or close modules (the lock is recursive), so
          * liveness is computed afresh before each one. */
@@ -201,6 +216,8 @@ void collect_unreachable(void)
             break;
         run_finalizers(last);
     }
+    if (--depth)
+        return;
     for (struct module *m = head, *next; m; m = next) {
         next = m->next;
         if (!m->mark)

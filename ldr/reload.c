@@ -18,34 +18,43 @@ static int64_t ns(const struct timespec *t)
     return t->tv_sec * 1000000000LL + t->tv_nsec;
 }
 
+/* The xxHash of the content of the file open as FD; -1 (errno set) if it
+ * cannot be read. */
+int hash_fd(int fd, uint64_t *hash)
+{
+    struct stat st;
+    if (ldr_fstat(fd, &st) < 0)
+        return -1;
+    if (st.st_size == 0) {
+        *hash = XXH3_64bits("", 0);
+        return 0;
+    }
+    void *p = mmap(NULL, st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (p == MAP_FAILED)
+        return -1;
+    *hash = XXH3_64bits(p, st.st_size);
+    munmap(p, st.st_size);
+    return 0;
+}
+
 /* The content's xxHash; -1 if the file cannot be read. */
 static int hash_file(const char *path, uint64_t *hash)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return fail(path, "ldr_reload: cannot open: %s", strerror(errno));
-    struct stat st;
-    int r = ldr_fstat(fd, &st);
-    if (r == 0 && st.st_size == 0) {
-        *hash = XXH3_64bits("", 0);
-    } else if (r == 0) {
-        void *p = mmap(NULL, st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-        if (p == MAP_FAILED) {
-            r = -1;
-        } else {
-            *hash = XXH3_64bits(p, st.st_size);
-            munmap(p, st.st_size);
-        }
-    }
+    int r = hash_fd(fd, hash);
+    int err = errno;
     close(fd);
-    return r < 0 ? fail(path, "ldr_reload: cannot read: %s", strerror(errno)) : 0;
+    return r < 0 ? fail(path, "ldr_reload: cannot read: %s", strerror(err)) : 0;
 }
 
 /* 1: the file's content differs from what M was loaded from (*CONTENT
  * is its hash); 0: the same; -1: error. Metadata that has not moved means the same content (a stat
  * is all an unchanged reload costs); when it has moved, the content hash
  * decides, so a touch or a rewrite with the same bytes reloads nothing.
- * The hash of what was loaded is taken the first time it is needed, while
+ * ldr_open takes the hash of what it loads (open_locked in api.c); for
+ * a module without one, it is taken the first time it is needed, while
  * the metadata still vouches for it. */
 int file_changed(struct module *m, uint64_t *content)
 {

@@ -9,6 +9,20 @@
 
 #include "ldr_internal.h"
 
+/* Relocated words need not be aligned (a pointer in a packed structure
+ * is relocated like any other), so they are read and written bytewise. */
+static uintptr_t load_word(uintptr_t at)
+{
+    uintptr_t v;
+    memcpy(&v, (const void *)at, sizeof v);
+    return v;
+}
+
+static void store_word(uintptr_t at, uintptr_t v)
+{
+    memcpy((void *)at, &v, sizeof v);
+}
+
 /* Unresolved strong references, all of them, for one error message. */
 struct missing {
     char *text;
@@ -35,8 +49,11 @@ struct pass {
     bool pending;   /* first pass left something for the second */
 };
 
-static void note_missing(struct missing *mi, const char *name, const char *version, const char *why)
+static void note_missing(struct pass *p, const char *name, const char *version, const char *why)
 {
+    struct missing *mi = p->missing;
+    p->ld->stats.unresolved++;
+    report_unresolved(p->ld, p->m, name, version, why);
     char item[512];
     int n = snprintf(item, sizeof item, "%s%s%s%s%s%s", name, version ? "@" : "", version ? version : "",
                      why ? " (" : "", why ? why : "", why ? ")" : "");
@@ -90,6 +107,18 @@ static void trace_binding(const struct module *m, const char *name, const char *
           defver ? defver : "", (unsigned long)b->value);
 }
 
+/* resolve(), timed and counted for LDR_DEBUG=statistics. */
+static int bind_symbol(struct pass *p, struct symref *ref, struct binding *b)
+{
+    if (!tracing(T_STATS))
+        return resolve(p->ld, p->m, ref, b);
+    uint64_t t = stats_now();
+    int r = resolve(p->ld, p->m, ref, b);
+    p->ld->stats.bind_ns += stats_now() - t;
+    p->ld->stats.bound += r == 0;
+    return r;
+}
+
 /* 0: *value set; 1: wait for the second pass; -1: failed. */
 static int symbol_value(struct pass *p, size_t symidx, uintptr_t *value)
 {
@@ -120,7 +149,7 @@ static int symbol_value(struct pass *p, size_t symidx, uintptr_t *value)
     } else {
         struct symref ref;
         symref_init(&ref, name, version);
-        res = resolve(p->ld, m, &ref, &b);
+        res = bind_symbol(p, &ref, &b);
     }
     if (res == -2)
         return -1;
@@ -132,7 +161,7 @@ static int symbol_value(struct pass *p, size_t symidx, uintptr_t *value)
     }
     if (res == -1) {
         if (ELF64_ST_BIND(s->st_info) != STB_WEAK)
-            note_missing(p->missing, name, version, b.where);
+            note_missing(p, name, version, b.where);
         else
             b = (struct binding){.value = 0, .where = "nothing (weak, unresolved)"};
     }
@@ -166,12 +195,12 @@ static int tls_target(struct pass *p, size_t symidx, struct tls_target *t)
         struct symref ref;
         struct binding b;
         symref_init(&ref, name, version);
-        int res = resolve(p->ld, m, &ref, &b);
+        int res = bind_symbol(p, &ref, &b);
         if (res == -2)
             return -1;
         if (res != 0) {
             if (ELF64_ST_BIND(s->st_info) != STB_WEAK)
-                note_missing(p->missing, name, version, NULL);
+                note_missing(p, name, version, NULL);
             t->undefined = true;
             return 0;
         }
@@ -224,39 +253,41 @@ static int apply_tls(struct pass *p, const Elf64_Rela *rel, enum reloc_kind kind
     struct tls_target t;
     if (tls_target(p, ELF64_R_SYM(rel->r_info), &t) < 0)
         return -1;
-    uintptr_t *where = (uintptr_t *)(m->base + rel->r_offset);
+    uintptr_t where = m->base + rel->r_offset, word0 = 0, word1 = 0;
     intptr_t off = 0;
     switch (kind) {
     case RK_DTPMOD:
-        where[0] = t.id;
+        word0 = t.id;
         break;
     case RK_DTPOFF:
-        where[0] = t.offset + rel->r_addend;
+        word0 = t.offset + rel->r_addend;
         break;
     case RK_TPOFF:
         if (!t.undefined && tls_tpoff(p, &t, &off) < 0)
             return -1;
-        where[0] = off + rel->r_addend;
+        word0 = off + rel->r_addend;
         break;
     default: /* RK_TLSDESC */
         if (t.undefined) {
-            where[0] = (uintptr_t)ldr_tlsdesc_undefweak;
-            where[1] = 0;
+            word0 = (uintptr_t)ldr_tlsdesc_undefweak;
         } else if (t.mod && tls_static_offset(t.mod)) {
-            where[0] = (uintptr_t)ldr_tlsdesc_static;
-            where[1] = tls_static_offset(t.mod) + t.offset + rel->r_addend;
+            word0 = (uintptr_t)ldr_tlsdesc_static;
+            word1 = tls_static_offset(t.mod) + t.offset + rel->r_addend;
         } else {
             struct tlsdesc_arg *arg = &m->tlsdesc[m->ntlsdesc++];
             *arg = (struct tlsdesc_arg){t.id, t.offset + rel->r_addend};
-            where[0] = (uintptr_t)ldr_tlsdesc_dynamic;
-            where[1] = (uintptr_t)arg;
+            word0 = (uintptr_t)ldr_tlsdesc_dynamic;
+            word1 = (uintptr_t)arg;
         }
         break;
     }
+    store_word(where, word0);
+    if (kind == RK_TLSDESC)
+        store_word(where + 8, word1);
     if (tracing(T_RELOC))
         trace(T_RELOC, "%s: %s +%#lx = %#lx %#lx", m->path, reloc_type_name(ELF64_R_TYPE(rel->r_info)),
-              (unsigned long)rel->r_offset, (unsigned long)where[0],
-              kind == RK_TLSDESC ? (unsigned long)where[1] : 0ul);
+              (unsigned long)rel->r_offset, (unsigned long)word0,
+              (unsigned long)word1);
     return 0;
 }
 
@@ -282,6 +313,9 @@ static int apply(struct pass *p, const Elf64_Rela *rel)
     if (p->deferred && kind != RK_IRELATIVE &&
         !(with_symbol && (p->syms[symidx].state == WAITING || p->syms[symidx].state == LATE)))
         return 0;
+    /* Counted once: an IRELATIVE in the second pass, which applies it. */
+    if (p->deferred == (kind == RK_IRELATIVE))
+        p->ld->stats.by_type[type % (sizeof p->ld->stats.by_type / sizeof p->ld->stats.by_type[0])]++;
     if (kind == RK_DTPMOD || kind == RK_DTPOFF || kind == RK_TPOFF || kind == RK_TLSDESC)
         return apply_tls(p, rel, kind);
     uintptr_t s = 0, value;
@@ -320,16 +354,18 @@ static int apply(struct pass *p, const Elf64_Rela *rel)
     default:
         return 0;
     }
-    *(uintptr_t *)(m->base + rel->r_offset) = value;
-    if (tracing(T_RELOC))
-        trace(T_RELOC, "%s: %s +%#lx = %#lx%s%s", m->path, reloc_type_name(type),
+    store_word(m->base + rel->r_offset, value);
+    if (tracing(T_RELOC)) {
+        const char *version = symidx ? version_of(m, symidx) : NULL;
+        trace(T_RELOC, "%s: %s +%#lx = %#lx%s%s%s%s", m->path, reloc_type_name(type),
               (unsigned long)rel->r_offset, (unsigned long)value, symidx ? " " : "",
-              symidx ? m->strtab + m->symtab[symidx].st_name : "");
+              symidx ? m->strtab + m->symtab[symidx].st_name : "", version ? "@" : "", version ? version : "");
+    }
     return 0;
 }
 
 /* RELR: an address word, then bitmaps of the following words. */
-static int apply_relr(struct module *m)
+static int apply_relr(struct load *ld, struct module *m)
 {
     uintptr_t where = 0;
     for (size_t i = 0; i < m->nrelr; i++) {
@@ -339,7 +375,8 @@ static int apply_relr(struct module *m)
             if (!writable_at(m, where, 8))
                 return fail(m->path, "RELR relocation at offset %#lx lies outside the writable image",
                             (unsigned long)where);
-            *(uintptr_t *)(m->base + where) += m->base;
+            store_word(m->base + where, load_word(m->base + where) + m->base);
+            ld->stats.relr++;
             where += 8;
             continue;
         }
@@ -350,7 +387,8 @@ static int apply_relr(struct module *m)
             if (!writable_at(m, at, 8))
                 return fail(m->path, "RELR relocation at offset %#lx lies outside the writable image",
                             (unsigned long)at);
-            *(uintptr_t *)(m->base + at) += m->base;
+            store_word(m->base + at, load_word(m->base + at) + m->base);
+            ld->stats.relr++;
         }
         where += 63 * 8;
     }
@@ -386,7 +424,7 @@ static int relocate_module(struct load *ld, struct module *m, struct missing *mi
         free(p.syms);
         return fail(m->path, "out of memory");
     }
-    int r = apply_relr(m);
+    int r = apply_relr(ld, m);
     if (r == 0)
         r = walk(&p);
     if (r == 0) {

@@ -159,3 +159,37 @@ void *symbol_address(const struct module *m, const Elf64_Sym *sym)
         return NULL;
     return ((ifunc_resolver)addr)(getauxval(AT_HWCAP));
 }
+
+static void report_definition(const struct module *m, size_t i, const char *name,
+                              void (*fn)(void *arg, const char *version), void *arg)
+{
+    const Elf64_Sym *s = &m->symtab[i];
+    if (!is_definition(s) || strcmp(m->strtab + s->st_name, name) != 0)
+        return;
+    unsigned ndx = m->versym ? m->versym[i] & 0x7fff : 0;
+    fn(arg, ndx >= 2 && ndx < m->nversions ? m->versions[ndx].name : NULL);
+}
+
+/* Every definition of NAME in M, whatever its version: FN(ARG, version)
+ * for each, the version NULL for an unversioned one. The same chain walks
+ * as the lookups above, without stopping at the first fit. */
+void each_definition(const struct module *m, const char *name, void (*fn)(void *arg, const char *version),
+                     void *arg)
+{
+    if (m->gnu_buckets) {
+        uint32_t h = gnu_hash(name);
+        uint32_t i = m->gnu_buckets[h % m->gnu_nbuckets];
+        for (; i >= m->gnu_symoffset; i++) {
+            uint32_t c = m->gnu_chain[i - m->gnu_symoffset];
+            if ((c | 1) == (h | 1))
+                report_definition(m, i, name, fn, arg);
+            if (c & 1)
+                break;
+        }
+        return;
+    }
+    size_t steps = 0;
+    for (uint32_t i = m->sysv_buckets[elf_sysv_hash(name) % m->sysv_nbuckets];
+         i != STN_UNDEF && i < m->nsyms && steps++ < m->nsyms; i = m->sysv_chain[i])
+        report_definition(m, i, name, fn, arg);
+}

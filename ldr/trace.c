@@ -1,5 +1,6 @@
 /* LDR_DEBUG: like glibc's LD_DEBUG, one line per event, easy to grep.
- * LDR_DEBUG=files,bindings,reloc,init,unload or all; help lists them.
+ * LDR_DEBUG=files,bindings,reloc,init,unload,tls,versions,statistics or
+ * all; help lists them.
  * Lines go to stderr, or to the file LDR_DEBUG_OUTPUT names. */
 #include <pthread.h>
 #include <stdarg.h>
@@ -26,6 +27,7 @@ static const struct {
     {"unload", T_UNLOAD, "each module unmapped"},
     {"tls", T_TLS, "TLS module ids, static placement"},
     {"versions", T_VERSIONS, "each symbol version the host lacks: what ldr binds instead, and why"},
+    {"statistics", T_STATS, "per load: relocations by type, symbols bound, time to map, relocate, bind, init"},
     {"all", T_ALL, "everything above"},
 };
 
@@ -49,7 +51,7 @@ static void setup_once(void)
         fprintf(stderr, "ldr: LDR_DEBUG: %s '%s'; categories:\n",
                 strcmp(word, "help") == 0 ? "help" : "unknown category", word);
         for (i = 0; i < sizeof categories / sizeof categories[0]; i++)
-            fprintf(stderr, "  %-9s %s\n", categories[i].name, categories[i].what);
+            fprintf(stderr, "  %-10s %s\n", categories[i].name, categories[i].what);
     }
     free(copy);
     out = stderr;

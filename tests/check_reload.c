@@ -174,10 +174,13 @@ static int range_mapped(struct range r)
     return pages_mapped(r.start, r.size) == pages_in(r.start, r.size);
 }
 
-/* Every page of R is gone: mincore and msync both answer ENOMEM. */
+/* Every page of R is gone: mincore and msync both answer ENOMEM (valgrind
+ * reports an msync of unmapped memory as an error: mincore only there). */
 static void assert_unmapped(struct range r)
 {
     ck_assert_uint_eq(pages_mapped(r.start, r.size), 0);
+    if (getenv("LDR_UNDER_VALGRIND"))
+        return;
     size_t pg = (size_t)sysconf(_SC_PAGESIZE);
     errno = 0;
     ck_assert_int_eq(msync((void *)(r.start & ~(uintptr_t)(pg - 1)), pg, MS_ASYNC), -1);
@@ -312,7 +315,7 @@ static void check_broken(const char *broken, size_t len, const char *reason)
     intfn *count = (intfn *)sym_ok(m, "rl_count");
     ck_assert_int_eq(count(), 1001);
     struct range r = range_of(m);
-    int lines = maps_lines(NULL);
+    int lines = maps_lines(NULL), file_lines = maps_lines(scratch_dir);
 
     install(broken, path, len);
     for (int i = 0; i < 2; i++) {
@@ -325,8 +328,11 @@ static void check_broken(const char *broken, size_t len, const char *reason)
         ck_assert_int_eq(count(), 1002 + i); /* its data is untouched too */
         ck_assert(range_mapped(r));
         ck_assert_uint_eq(range_of(m).start, r.start);
-        /* The failed load left nothing mapped behind. */
-        ck_assert_int_eq(maps_lines(NULL), lines);
+        /* The failed load left nothing mapped behind (valgrind's own
+         * mappings come and go: there, only the file's are counted). */
+        ck_assert_int_eq(maps_lines(scratch_dir), file_lines);
+        if (!getenv("LDR_UNDER_VALGRIND"))
+            ck_assert_int_eq(maps_lines(NULL), lines);
     }
 
     install("librl_v2.so", path, 0);
@@ -615,7 +621,7 @@ END_TEST
  * read lock from ldr_sym to the end of the call and the reloaders a write
  * lock around ldr_reload alone: ldr_open and ldr_close run freely beside
  * every reload. */
-static pthread_rwlock_t code_lock = PTHREAD_RWLOCK_INITIALIZER;
+static pthread_rwlock_t code_lock; /* writers first: see test_threads_hammer */
 static char *plugin_path[2];
 static const char *plugin_fixture[2][2] = {{"librl_v1.so", "librl_v2.so"},
                                            {"librl_q1.so", "librl_q2.so"}};
@@ -709,6 +715,12 @@ START_TEST(test_threads_hammer)
     plugin_path[1] = in_scratch("librl_q.so");
     install(plugin_fixture[0][0], plugin_path[0], 0);
     install(plugin_fixture[1][0], plugin_path[1], 0);
+    /* Six readers would starve the reloaders under the default policy. */
+    pthread_rwlockattr_t attr;
+    pthread_rwlockattr_init(&attr);
+    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    ck_assert_int_eq(pthread_rwlock_init(&code_lock, &attr), 0);
+    pthread_rwlockattr_destroy(&attr);
     pthread_t t[HAMMER_THREADS];
     struct hammer jobs[HAMMER_THREADS];
     for (int i = 0; i < HAMMER_THREADS; i++) {
@@ -728,8 +740,9 @@ START_TEST(test_threads_hammer)
     }
     fprintf(stderr, "hammer: %ld opens, %ld calls, %ld reloads in %d s\n", opens, calls, reloads,
             HAMMER_SECONDS);
-    ck_assert_int_gt(opens, 100);
-    ck_assert_int_gt(reloads, 10);
+    /* Valgrind runs it all some twenty times slower. */
+    ck_assert_int_gt(opens, getenv("LDR_UNDER_VALGRIND") ? 10 : 1000);
+    ck_assert_int_gt(reloads, getenv("LDR_UNDER_VALGRIND") ? 1 : 20);
     /* One hook call per successful reload, no more, no less. */
     ck_assert_int_eq(hammer_hooks[0], jobs[HAMMER_THREADS - 2].reloads);
     ck_assert_int_eq(hammer_hooks[1], jobs[HAMMER_THREADS - 1].reloads);

@@ -264,6 +264,30 @@ END_TEST
 
 /* Weak undefined symbols nobody defines are NULL; one the host defines is
  * bound to the host's definition. */
+/* Relocated words at unaligned addresses (a packed structure): the same
+ * values as under the system loader. */
+struct __attribute__((packed)) packed_view {
+    char tag;
+    const char *text;
+    char pad[3];
+    int *number;
+};
+
+START_TEST(test_unaligned_words)
+{
+    ldr_module *m = open_ok("libpacked.so");
+    void *h = dl_open_ok("libpacked.so");
+    const struct packed_view *mine = sym_ok(m, "packed_words");
+    const struct packed_view *theirs = dl_sym_ok(h, "packed_words");
+    ck_assert_ptr_eq(mine->text, ((const char *(*)(void))sym_ok(m, "packed_text"))());
+    ck_assert_ptr_eq(mine->number, ((int *(*)(void))sym_ok(m, "packed_number"))());
+    ck_assert_str_eq(mine->text, theirs->text);
+    ck_assert_int_eq(*mine->number, *theirs->number);
+    close_ok(m);
+    dlclose(h);
+}
+END_TEST
+
 START_TEST(test_weak_undefined)
 {
     ldr_module *m = open_ok("libweak.so");
@@ -343,6 +367,7 @@ int main(void)
     Suite *s = suite_create("reloc");
     TCase *tc = tcase_create("reloc");
     tcase_add_test(tc, test_abs64);
+    tcase_add_test(tc, test_unaligned_words);
     tcase_add_test(tc, test_host_interposes_libc);
     tcase_add_test(tc, test_glob_dat);
     tcase_add_test(tc, test_jump_slot);

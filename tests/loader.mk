@@ -17,7 +17,7 @@ LOADER_FIXTURES = \
 	$(LF)/libifunc_local.so $(LF)/libifunc_export.so $(LF)/libifunc_user.so \
 	$(LF)/libgnuhash.so $(LF)/libsysvhash.so \
 	$(LF)/libver.so $(LF)/old/libver.so $(LF)/libver_user.so \
-	$(LF)/libweak.so $(LF)/libsymbolic.so $(LF)/libplain.so \
+	$(LF)/libweak.so $(LF)/libpacked.so $(LF)/libsymbolic.so $(LF)/libplain.so \
 	$(LF)/add-dyntag $(LF)/libsymtag.so \
 	$(LF)/libinit.so $(LF)/libinitdep.so $(LF)/libinitmain.so \
 	$(LF)/sub/liborigindep.so $(LF)/liborigin_runpath.so $(LF)/liborigin_rpath.so \
@@ -79,6 +79,10 @@ $(LF)/old/libver.so: $(LF_SRC)/ver_old.c $(LF_SRC)/ver_old.map
 $(LF)/libver_user.so: $(LF_SRC)/ver_user.c $(LF)/old/libver.so
 	$(LF_MK)
 	$(AM_V_GEN)$(LF_CC) -Wl,-rpath,'$$ORIGIN' -o $@ $(LF_SRC)/ver_user.c $(LF)/old/libver.so
+
+$(LF)/libpacked.so: $(LF_SRC)/packed.c
+	$(LF_MK)
+	$(AM_V_GEN)$(LF_CC) -o $@ $(LF_SRC)/packed.c
 
 $(LF)/libweak.so: $(LF_SRC)/weak.c
 	$(LF_MK)
@@ -217,6 +221,6 @@ EXTRA_DIST += tests/fixture_elf.sh tests/ldrun.sh \
 	tests/fixtures/origindep.c tests/fixtures/reloc.c tests/fixtures/relr.c \
 	tests/fixtures/symbolic.c tests/fixtures/thr.c tests/fixtures/unres.c \
 	tests/fixtures/ver.c tests/fixtures/ver.map tests/fixtures/ver_old.c \
-	tests/fixtures/ver_old.map tests/fixtures/ver_user.c tests/fixtures/weak.c \
+	tests/fixtures/ver_old.map tests/fixtures/ver_user.c tests/fixtures/weak.c tests/fixtures/packed.c \
 	tests/fixtures/add_dyntag.c tests/fixtures/host.h tests/fixtures/testutil.h \
 	tests/fixtures/zuse.c

@@ -15,3 +15,5 @@ include tests/scale/scale.mk
 include tests/checks.mk
 include tests/tls.mk
 include tests/compat.mk
+include tests/reload.mk
+include tests/diag.mk

@@ -104,8 +104,9 @@ extern "C" fn find_self(info: *mut DlPhdrInfo, _size: usize, data: *mut c_void) 
 /// dl_iterate_phdr (0: not found, or no TLS).
 #[no_mangle]
 pub extern "C" fn soak_tls_id() -> usize {
-    // Make sure this thread's block exists too.
-    SCRATCH.with(|_| ());
+    // Touches no thread_local with a destructor on the caller's thread:
+    // the host's thread would then owe this module a destructor, and keep
+    // it loaded until that thread exits.
     let mut id: usize = 0;
     unsafe { dl_iterate_phdr(find_self, &mut id as *mut usize as *mut c_void) };
     id
