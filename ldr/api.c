@@ -146,10 +146,12 @@ static ldr_module *open_locked(const char *path, int flags)
         else
             fail(found, "out of memory");
     } else if (!(flags & LDR_SNAPSHOT) || snapshot(&f) == 0) {
-        /* The content's hash now: a touch before the first ldr_reload
-         * must not look like a change. */
+        /* A snapshot's content is hashed now, while it is at hand: a touch
+         * before the first ldr_reload must not look like a change. Other
+         * loads do not pay for hashing a file nobody may reload (26 ms for
+         * libLLVM); their first ldr_reload hashes it (reload.c). */
         uint64_t content;
-        bool hashed = hash_fd(f.fd, &content) == 0;
+        bool hashed = (flags & LDR_SNAPSHOT) && hash_fd(f.fd, &content) == 0;
         h = open_new(&f, flags);
         if (h && hashed && !h->mod->file.hashed) {
             h->mod->file.hash = content;

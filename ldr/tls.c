@@ -39,7 +39,10 @@ _Static_assert(offsetof(struct tls_vector, blocks) == TLS_VEC_BLOCKS, "tls.S vec
 _Static_assert(offsetof(struct tlsdesc_arg, id) == TLSDESC_ID, "tls.S descriptor layout");
 _Static_assert(offsetof(struct tlsdesc_arg, offset) == TLSDESC_OFFSET, "tls.S descriptor layout");
 
-__attribute__((tls_model("initial-exec"), visibility("hidden"))) __thread struct tls_vector *ldr_tls_vec;
+/* A thread starts with the empty vector rather than none: the fast paths
+ * then need no test for NULL, only the bound check they make anyway. */
+static struct tls_vector no_blocks;
+__attribute__((tls_model("initial-exec"), visibility("hidden"))) __thread struct tls_vector *ldr_tls_vec = &no_blocks;
 static __attribute__((tls_model("initial-exec"))) __thread unsigned char pool[LDR_STATIC_TLS_POOL]
     __attribute__((aligned(POOL_ALIGN)));
 static size_t pool_used;
@@ -93,7 +96,7 @@ static void thread_exit(void *p)
     if (v->next)
         v->next->prev = v->prev;
     pthread_mutex_unlock(&lock);
-    ldr_tls_vec = NULL;
+    ldr_tls_vec = &no_blocks;
     free(v);
 }
 
@@ -237,7 +240,7 @@ static void *thread_block(size_t i)
         pthread_mutex_unlock(&lock);
         tls_abort(TLS_ID_BASE + i);
     }
-    struct tls_vector *v = ldr_tls_vec;
+    struct tls_vector *v = ldr_tls_vec == &no_blocks ? NULL : ldr_tls_vec;
     if (!v || i >= v->count) {
         size_t count = nslots;
         struct tls_vector *nv = realloc(v, sizeof *nv + count * sizeof nv->blocks[0]);

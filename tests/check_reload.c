@@ -215,9 +215,18 @@ START_TEST(test_reload_unchanged)
     scratch();
     char *path = in_scratch("librl.so");
     install("librl_v1.so", path, 0);
+    /* A snapshot is hashed at load: even a touch before any reload is
+     * judged by the content. */
+    ldr_module *s = open_ok(path, LDR_SNAPSHOT);
+    touch(path);
+    ck_assert_int_eq(ldr_reload(s, 0), 0);
+    ck_assert_int_eq(ldr_close(s), 0);
+    rl_log[0] = '\0';
+    /* Otherwise the first reload hashes what is there, while the time
+     * stamps still vouch for it; after that the content decides. */
     ldr_module *m = open_ok(path, 0);
     struct range r = range_of(m);
-    /* No reload was asked for before the touch: the content decides. */
+    ck_assert_int_eq(ldr_reload(m, 0), 0);
     touch(path);
     ck_assert_int_eq(ldr_reload(m, 0), 0);
     ck_assert_int_eq(ldr_reload(m, 0), 0);

@@ -2,7 +2,7 @@
  * ldr-loaded modules calls: __tls_get_addr (general and local dynamic)
  * and the TLS descriptor resolvers (-mtls-dialect=gnu2). The fast paths
  * find the calling thread's block in its vector (ldr_tls_vec, ldr's own
- * initial-exec TLS); the slow paths call C in ldr/tls.c. */
+ * initial-exec TLS, never NULL); the slow paths call C in ldr/tls.c. */
 #include "tls.h"
 
         .text
@@ -20,8 +20,6 @@ ldr_tls_get_addr:
         jb      3f
         movq    ldr_tls_vec@gottpoff(%rip), %rcx
         movq    %fs:(%rcx), %rcx
-        testq   %rcx, %rcx
-        jz      1f
         cmpq    TLS_VEC_COUNT(%rcx), %rax
         jae     1f
         movq    TLS_VEC_BLOCKS(%rcx,%rax,8), %rax
@@ -90,8 +88,6 @@ ldr_tlsdesc_dynamic:
         jb      1f
         movq    ldr_tls_vec@gottpoff(%rip), %rdx
         movq    %fs:(%rdx), %rdx
-        testq   %rdx, %rdx
-        jz      1f
         cmpq    TLS_VEC_COUNT(%rdx), %rcx
         jae     1f
         movq    TLS_VEC_BLOCKS(%rdx,%rcx,8), %rdx
