@@ -21,7 +21,8 @@ tests/fuzz/fuzz-ldr: $(libldr_la_SOURCES) tests/fuzz/fuzz.c include/ldr.h
 fuzz: tests/fuzz/fuzz-ldr $(LOADER_FIXTURES) $(MAL_FIXTURES)
 	@$(MKDIR_P) tests/fuzz/corpus tests/fuzz/seeds tests/fuzz/found
 	@for f in $(FUZZ_SEEDS); do [ -f "$$f" ] && cp "$$f" tests/fuzz/seeds/ || :; done
-	UBSAN_OPTIONS=print_stacktrace=1 tests/fuzz/fuzz-ldr -max_total_time=$(FUZZ_SECONDS) \
+	UBSAN_OPTIONS=print_stacktrace=1 ASAN_OPTIONS=detect_leaks=0 \
+		tests/fuzz/fuzz-ldr -max_total_time=$(FUZZ_SECONDS) \
 		-max_len=262144 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
 		-artifact_prefix=tests/fuzz/found/ tests/fuzz/corpus tests/fuzz/seeds
 .PHONY: fuzz
@@ -34,4 +35,5 @@ clean-fuzz:
 TESTS += tests/fuzz/replay.sh
 EXTRA_DIST += tests/fuzz/fuzz.c tests/fuzz/replay.sh \
 	tests/fuzz/crashes/misaligned-symtab.bin tests/fuzz/crashes/misaligned-symtab.expect \
+	tests/fuzz/crashes/misaligned-dynamic.bin tests/fuzz/crashes/misaligned-dynamic.expect \
 	tests/fuzz/crashes/bss-unmappable.bin tests/fuzz/crashes/bss-unmappable.expect
