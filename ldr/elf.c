@@ -130,15 +130,17 @@ static int check_phdrs(struct elf_file *f)
         return fail(f->path, "dynamic section too small");
     if (dyn->p_vaddr % _Alignof(Elf64_Dyn))
         return fail(f->path, "dynamic section at %#llx is misaligned", (unsigned long long)dyn->p_vaddr);
-    bool inside = false;
-    for (size_t i = 0; i < f->phnum && !inside; i++) {
+    const Elf64_Phdr *holder = NULL;
+    for (size_t i = 0; i < f->phnum && !holder; i++) {
         const Elf64_Phdr *p = &f->phdr[i];
-        inside = p->p_type == PT_LOAD && dyn->p_vaddr >= p->p_vaddr &&
-                 dyn->p_vaddr - p->p_vaddr <= p->p_filesz &&
-                 p->p_filesz - (dyn->p_vaddr - p->p_vaddr) >= dyn->p_filesz;
+        if (p->p_type == PT_LOAD && dyn->p_vaddr >= p->p_vaddr && dyn->p_vaddr - p->p_vaddr <= p->p_filesz &&
+            p->p_filesz - (dyn->p_vaddr - p->p_vaddr) >= dyn->p_filesz)
+            holder = p;
     }
-    if (!inside)
+    if (!holder)
         return fail(f->path, "dynamic section lies outside every loadable segment");
+    if (!(holder->p_flags & PF_R))
+        return fail(f->path, "dynamic section lies in a segment that is not readable");
     return 0;
 }
 

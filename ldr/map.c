@@ -140,10 +140,12 @@ static const Elf64_Phdr *segment_at(const struct module *m, uintptr_t vaddr, siz
     return NULL;
 }
 
-/* The address of [vaddr, vaddr+len) if one loaded segment holds all of it. */
+/* The address of [vaddr, vaddr+len) if one readable loaded segment holds
+ * all of it: the tables a file describes are read through this. */
 void *image_ptr(const struct module *m, uintptr_t vaddr, size_t len)
 {
-    return segment_at(m, vaddr, len) ? (void *)(m->base + vaddr) : NULL;
+    const Elf64_Phdr *p = segment_at(m, vaddr, len);
+    return p && (p->p_flags & PF_R) ? (void *)(m->base + vaddr) : NULL;
 }
 
 /* Relocations may write only where the file asked for writable memory. */

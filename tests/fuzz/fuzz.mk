@@ -36,4 +36,5 @@ TESTS += tests/fuzz/replay.sh
 EXTRA_DIST += tests/fuzz/fuzz.c tests/fuzz/replay.sh \
 	tests/fuzz/crashes/misaligned-symtab.bin tests/fuzz/crashes/misaligned-symtab.expect \
 	tests/fuzz/crashes/misaligned-dynamic.bin tests/fuzz/crashes/misaligned-dynamic.expect \
+	tests/fuzz/crashes/unreadable-dynamic.bin tests/fuzz/crashes/unreadable-dynamic.expect \
 	tests/fuzz/crashes/bss-unmappable.bin tests/fuzz/crashes/bss-unmappable.expect
