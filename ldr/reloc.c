@@ -27,7 +27,7 @@ static void store_word(uintptr_t at, uintptr_t v)
 struct missing {
     char *text;
     size_t len, cap;
-    unsigned count;
+    unsigned count, listed;
 };
 
 /* One resolved symbol per symbol index: relocations name the same symbol
@@ -49,23 +49,25 @@ struct pass {
     bool pending;   /* first pass left something for the second */
 };
 
+/* Each symbol once: relocations naming the same symbol share its index,
+ * and symbol_value settles an index once. The message keeps to what
+ * ldr_error can show; the count covers them all. */
+#define MISSING_TEXT_MAX 3000
+
 static void note_missing(struct pass *p, const char *name, const char *version, const char *why)
 {
     struct missing *mi = p->missing;
     p->ld->stats.unresolved++;
     report_unresolved(p->ld, p->m, name, version, why);
+    mi->count++;
+    if (mi->len > MISSING_TEXT_MAX)
+        return;
     char item[512];
     int n = snprintf(item, sizeof item, "%s%s%s%s%s%s", name, version ? "@" : "", version ? version : "",
                      why ? " (" : "", why ? why : "", why ? ")" : "");
     if (n < 0)
         return;
-    /* The same name twice (GOT and PLT) is listed once. */
-    if (mi->text) {
-        for (const char *p = mi->text; (p = strstr(p, item)); p += n)
-            if ((p == mi->text || p[-1] == ' ') && (p[n] == ',' || p[n] == '\0'))
-                return;
-    }
-    size_t need = mi->len + n + 3;
+    size_t need = mi->len + sizeof item + 3;
     if (need > mi->cap) {
         size_t cap = need * 2;
         char *t = realloc(mi->text, cap);
@@ -74,10 +76,8 @@ static void note_missing(struct pass *p, const char *name, const char *version, 
         mi->text = t;
         mi->cap = cap;
     }
-    if (mi->len)
-        mi->len += sprintf(mi->text + mi->len, ", ");
-    mi->len += sprintf(mi->text + mi->len, "%s", item);
-    mi->count++;
+    mi->len += sprintf(mi->text + mi->len, "%s%s", mi->listed ? ", " : "", item);
+    mi->listed++;
 }
 
 static const char *version_of(const struct module *m, size_t symidx)
@@ -447,8 +447,8 @@ int relocate(struct load *ld)
     for (size_t i = ld->nmods; i-- > 0 && r == 0;)
         r = relocate_module(ld, ld->mods[i], &missing);
     if (r == 0 && missing.count)
-        r = fail(ld->root->path, "%u undefined symbol%s: %s", missing.count,
-                 missing.count > 1 ? "s" : "", missing.text);
+        r = fail(ld->root->path, "%u undefined symbol%s: %s%s", missing.count, missing.count > 1 ? "s" : "",
+                 missing.text ? missing.text : "", missing.listed < missing.count ? ", ..." : "");
     for (size_t i = 0; r == 0 && i < ld->nmods; i++)
         r = protect_relro(ld->mods[i]);
     free(missing.text);

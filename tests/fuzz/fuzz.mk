@@ -37,4 +37,5 @@ EXTRA_DIST += tests/fuzz/fuzz.c tests/fuzz/replay.sh \
 	tests/fuzz/crashes/misaligned-symtab.bin tests/fuzz/crashes/misaligned-symtab.expect \
 	tests/fuzz/crashes/misaligned-dynamic.bin tests/fuzz/crashes/misaligned-dynamic.expect \
 	tests/fuzz/crashes/unreadable-dynamic.bin tests/fuzz/crashes/unreadable-dynamic.expect \
+	tests/fuzz/crashes/empty-symbol-name.bin tests/fuzz/crashes/empty-symbol-name.expect \
 	tests/fuzz/crashes/bss-unmappable.bin tests/fuzz/crashes/bss-unmappable.expect
