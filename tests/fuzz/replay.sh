@@ -10,7 +10,7 @@ for bin in "$S"/tests/fuzz/crashes/*.bin; do
     [ -e "$bin" ] || continue
     n=$((n + 1))
     expect=$(cat "${bin%.bin}.expect")
-    out=$("$B/ldrun" --noinit "$bin" 2>&1)
+    out=$(timeout 20 "$B/ldrun" --noinit "$bin" 2>&1)
     rc=$?
     case $rc:$out in
     127:*"$expect"*) echo "ok: $(basename "$bin"): $out" ;;
