@@ -325,7 +325,10 @@ static bool search_table(const struct module *m, unw_dyn_info_t *di)
             hi = p->p_vaddr + p->p_memsz > hi ? p->p_vaddr + p->p_memsz : hi;
         } else if (p->p_type == PT_GNU_EH_FRAME && (hdr = image_ptr(m, p->p_vaddr, 12))) {
             bool usual = hdr[0] == 1 && (hdr[1] & 0x0f) == 0x0b && hdr[2] == 0x03 && hdr[3] == 0x3b;
-            count = usual ? *(const uint32_t *)(hdr + 8) : 0;
+            uint32_t n = 0;
+            if (usual)
+                memcpy(&n, hdr + 8, sizeof n); /* a file may misalign the header */
+            count = n;
             if (!count || !image_ptr(m, p->p_vaddr + 12, (size_t)count * 8))
                 hdr = NULL;
         }

@@ -52,12 +52,16 @@ static const void *eh_frame_of(const struct module *m)
         const unsigned char *hdr = image_ptr(m, p->p_vaddr, 12);
         if (!hdr || hdr[0] != 1)
             return NULL;
+        /* The header only promises 4-byte alignment: read bytewise. */
         uintptr_t field = (uintptr_t)(hdr + 4), value;
+        uint32_t u32;
+        int32_t s32;
+        uint64_t u64;
         switch (hdr[1] & 0x0f) {
-        case DW_EH_PE_udata4: value = *(const uint32_t *)field; break;
-        case DW_EH_PE_sdata4: value = (uintptr_t)(intptr_t) * (const int32_t *)field; break;
+        case DW_EH_PE_udata4: memcpy(&u32, hdr + 4, 4); value = u32; break;
+        case DW_EH_PE_sdata4: memcpy(&s32, hdr + 4, 4); value = (uintptr_t)(intptr_t)s32; break;
         case DW_EH_PE_absptr:
-        case DW_EH_PE_sdata8: value = *(const uint64_t *)field; break;
+        case DW_EH_PE_sdata8: memcpy(&u64, hdr + 4, 8); value = u64; break;
         default: return NULL;
         }
         switch (hdr[1] & 0x70) {
