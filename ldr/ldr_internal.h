@@ -273,6 +273,7 @@ void *find_shim(const char *name);
 int ldr_fstat(int fd, struct stat *st);
 
 /* tls.c */
+void tls_prepare(void);
 int tls_register(struct module *m);
 int tls_make_static(struct module *m);
 intptr_t tls_static_offset(const struct module *m);

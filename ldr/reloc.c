@@ -251,6 +251,7 @@ static int apply_tls(struct pass *p, const Elf64_Rela *rel, enum reloc_kind kind
 {
     struct module *m = p->m;
     struct tls_target t;
+    tls_prepare();
     if (tls_target(p, ELF64_R_SYM(rel->r_info), &t) < 0)
         return -1;
     uintptr_t where = m->base + rel->r_offset, word0 = 0, word1 = 0;

@@ -124,11 +124,18 @@ static void setup(void)
     measure_xsave();
 }
 
+/* What the slow paths of TLS access need, made when the first TLS
+ * relocation is applied: only such a relocation leads code to them (even
+ * a module without TLS of its own may reach the host's through
+ * __tls_get_addr, which then needs the system's). Not before: CPUID traps
+ * to the hypervisor in a virtual machine, and most loads have no TLS. */
+void tls_prepare(void)
+{
+    pthread_once(&once, setup);
+}
+
 int tls_register(struct module *m)
 {
-    /* Even a module without TLS of its own may reach the host's through
-     * __tls_get_addr, which then needs the system's. */
-    pthread_once(&once, setup);
     const Elf64_Phdr *t = NULL;
     for (size_t i = 0; i < m->phnum; i++)
         if (m->phdr[i].p_type == PT_TLS && m->phdr[i].p_memsz)

@@ -10,8 +10,11 @@ EXTRA_PROGRAMS += tests/bench/bench-load tests/bench/bench-run tests/bench/bench
 
 # -static links libldr.a rather than libldr.so: the helpers are then plain
 # executables, not libtool wrapper scripts, so each measured run is one exec.
+# -z now binds the helper at start-up as libldr.so is bound (Makefile.am):
+# otherwise ldr's first call of each libc function would pay for a lazy
+# binding inside the timed ldr_open, which no program using libldr.so pays.
 tests_bench_bench_load_SOURCES = tests/bench/load.c
-tests_bench_bench_load_LDFLAGS = $(AM_LDFLAGS) -static
+tests_bench_bench_load_LDFLAGS = $(AM_LDFLAGS) -static -Wl,-z,now
 tests_bench_bench_load_LDADD = libldr.la -ldl
 
 tests_bench_bench_run_SOURCES = tests/bench/run.c
