@@ -25,6 +25,7 @@ struct view {
 };
 static struct view *views;
 static size_t nviews;
+static bool initial_all_usable; /* the global search covers every initial object */
 static unsigned long long seen_adds, seen_subs;
 static bool active; /* between host_begin and host_end: the views hold */
 
@@ -35,21 +36,32 @@ static uintptr_t dyn_ptr(const struct link_map *map, const ElfW(Dyn) *d)
     return d->d_un.d_ptr < map->l_addr ? map->l_addr + d->d_un.d_ptr : d->d_un.d_ptr;
 }
 
+/* The program headers of views [first, nviews), from one walk of the
+ * system loader's list, which dl_iterate_phdr gives in the order of the
+ * views themselves: a walk per object would cost as much again for each. */
 struct phdr_query {
-    uintptr_t addr;
-    const ElfW(Phdr) *phdr;
-    size_t phnum;
+    size_t next, end;
 };
 
-static int find_phdr(struct dl_phdr_info *info, size_t size, void *data)
+static int find_phdrs(struct dl_phdr_info *info, size_t size, void *data)
 {
     struct phdr_query *q = data;
     (void)size;
-    if (info->dlpi_addr != q->addr)
-        return 0;
-    q->phdr = info->dlpi_phdr;
-    q->phnum = info->dlpi_phnum;
-    return 1;
+    for (size_t i = q->next; i < q->end; i++)
+        if (views[i].addr == info->dlpi_addr && !views[i].mod.phdr) {
+            views[i].mod.phdr = (Elf64_Phdr *)info->dlpi_phdr;
+            views[i].mod.phnum = info->dlpi_phnum;
+            if (i == q->next)
+                q->next++;
+            break;
+        }
+    return q->next == q->end;
+}
+
+static void fill_phdrs(size_t first)
+{
+    struct phdr_query q = {.next = first, .end = nviews};
+    dl_iterate_phdr(find_phdrs, &q);
 }
 
 static bool add_view_version(struct module *m, unsigned ndx, const char *name, uint32_t hash, size_t *cap)
@@ -153,10 +165,6 @@ static bool fill_view(struct view *v)
             break;
         verneed += vn->vn_next;
     }
-    struct phdr_query q = {.addr = map->l_addr};
-    dl_iterate_phdr(find_phdr, &q);
-    m->phdr = (Elf64_Phdr *)q.phdr;
-    m->phnum = q.phnum;
     return true;
 }
 
@@ -202,11 +210,14 @@ static void mark_initial(void)
     }
     /* The vDSO is on the system loader's list but in no search scope. */
     uintptr_t vdso = getauxval(AT_SYSINFO_EHDR);
+    initial_all_usable = true;
     for (size_t i = 0; i < nviews; i++) {
         if (views[i].map->l_addr == vdso)
             views[i].usable = false;
         else if (!views[i].map->l_name[0] || strstr(views[i].map->l_name, "ld-linux"))
             views[i].initial = true;
+        if (views[i].initial && !views[i].usable && views[i].map->l_addr != vdso)
+            initial_all_usable = false;
     }
 }
 
@@ -230,14 +241,9 @@ void host_begin(void)
     dl_iterate_phdr(count_objects, c);
     if (!views || c[0] != seen_adds || c[1] != seen_subs) {
         drop_views();
-        void *self = dlopen(NULL, RTLD_LAZY);
-        struct link_map *map = NULL;
-        if (self && dlinfo(self, RTLD_DI_LINKMAP, &map) == 0)
-            while (map && map->l_prev)
-                map = map->l_prev;
-        if (self)
-            dlclose(self);
-        for (struct link_map *l = map; l; l = l->l_next) {
+        /* The system loader's list of the default namespace, the one
+         * dlopen(NULL) would give, without a dlopen and a dlinfo. */
+        for (struct link_map *l = _r_debug.r_map; l; l = l->l_next) {
             struct view *nv = realloc(views, (nviews + 1) * sizeof *nv);
             if (!nv)
                 break;
@@ -246,6 +252,7 @@ void host_begin(void)
             *v = (struct view){.map = l, .addr = l->l_addr, .ld = l->l_ld};
             v->usable = l->l_ld && fill_view(v);
         }
+        fill_phdrs(0);
         mark_initial();
         seen_adds = c[0];
         seen_subs = c[1];
@@ -309,6 +316,7 @@ static struct module *view_at(const void *addr)
     struct view *v = &views[nviews++];
     *v = (struct view){.map = map, .addr = map->l_addr, .ld = map->l_ld};
     v->usable = fill_view(v);
+    fill_phdrs(nviews - 1);
     return v->usable ? &v->mod : NULL;
 }
 
@@ -368,6 +376,22 @@ void *host_find(void *handle, const struct symref *ref)
     if (addr)
         return addr;
     return ref->version ? dlvsym(handle, ref->name, ref->version) : first;
+}
+
+/* During a load: whether HANDLE, a library of the system loader's, was
+ * loaded with the program. Then it and everything it needs are in the
+ * global scope, which the load searches first with the same rules: a
+ * search of HANDLE for a reference the global scope lacks would find
+ * nothing, and a failing dlsym is costly (it formats an error). */
+bool host_in_global(void *handle)
+{
+    struct link_map *map;
+    if (!active || !initial_all_usable || dlinfo(handle, RTLD_DI_LINKMAP, &map) != 0)
+        return false;
+    for (size_t i = 0; i < nviews; i++)
+        if (views[i].map == map)
+            return views[i].initial && views[i].usable;
+    return false;
 }
 
 /* NAME's default definition in the host's library LIB (by soname), if

@@ -210,6 +210,7 @@ void host_begin(void);
 void host_end(void);
 void *host_symbol_in(const char *lib, const char *name);
 void *host_find(void *handle, const struct symref *ref);
+bool host_in_global(void *handle);
 void host_describe(const void *addr, const char **file, const char **sym);
 const struct module *host_next_view(size_t *i);
 

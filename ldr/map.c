@@ -2,7 +2,6 @@
  * mapped from the file over it with its own protections (so the path
  * shows in /proc/self/maps, perf and valgrind), anonymous pages for .bss,
  * RELRO made read-only once relocation is done. */
-#include <dlfcn.h>
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -56,18 +55,15 @@ static int map_segment(struct module *m, const struct elf_file *f, const Elf64_P
 
 /* Under LeakSanitizer, memory a module's data points to is not leaked:
  * the sanitizer learns of the system loader's objects by itself, of ldr's
- * only through root regions. */
-static void (*lsan_register)(const void *, size_t), (*lsan_unregister)(const void *, size_t);
+ * only through root regions. Weak references: the sanitizer's runtime is
+ * loaded with the program or not at all, so the system loader binds them
+ * at start-up, and a process without it pays no failing dlsym. */
+extern void __lsan_register_root_region(const void *, size_t) __attribute__((weak));
+extern void __lsan_unregister_root_region(const void *, size_t) __attribute__((weak));
 
 static void tell_leak_checker(const struct module *m, bool mapped)
 {
-    static bool looked;
-    if (!looked) {
-        looked = true;
-        lsan_register = (void (*)(const void *, size_t))dlsym(RTLD_DEFAULT, "__lsan_register_root_region");
-        lsan_unregister = (void (*)(const void *, size_t))dlsym(RTLD_DEFAULT, "__lsan_unregister_root_region");
-    }
-    if (!lsan_register || !lsan_unregister)
+    if (!__lsan_register_root_region || !__lsan_unregister_root_region)
         return;
     for (size_t i = 0; i < m->phnum; i++) {
         const Elf64_Phdr *p = &m->phdr[i];
@@ -75,7 +71,7 @@ static void tell_leak_checker(const struct module *m, bool mapped)
             continue;
         const void *start = (const void *)PAGE_DOWN(m->base + p->p_vaddr);
         size_t len = PAGE_UP(m->base + p->p_vaddr + p->p_memsz) - (uintptr_t)start;
-        (mapped ? lsan_register : lsan_unregister)(start, len);
+        (mapped ? __lsan_register_root_region : __lsan_unregister_root_region)(start, len);
     }
 }
 

@@ -169,7 +169,8 @@ static bool lookup(struct load *ld, const struct module *from, struct symref *re
         return true;
     }
     for (size_t i = 0; i < ld->nscope; i++)
-        if (find_in_scope_entry(&ld->scope[i], ref, out)) {
+        if ((!ld->scope[i].host || !host_in_global(ld->scope[i].host)) &&
+            find_in_scope_entry(&ld->scope[i], ref, out)) {
             if (out->mod && ELF64_ST_BIND(out->sym->st_info) == STB_GNU_UNIQUE)
                 settle_unique(ld, ref, out);
             return true;
