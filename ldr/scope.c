@@ -45,9 +45,12 @@ static struct cache_entry *cache_slot(struct resolve_cache *c, uint64_t h, const
     }
 }
 
-static bool cache_grow(struct resolve_cache *c)
+/* Doubles C, or grows it to at least NEED slots. */
+static bool cache_grow(struct resolve_cache *c, size_t need)
 {
     size_t ncap = c->cap ? c->cap * 2 : 64;
+    while (ncap < need)
+        ncap *= 2;
     struct cache_entry *old = c->slots;
     size_t ocap = c->cap;
     c->slots = calloc(ncap, sizeof *c->slots);
@@ -207,9 +210,17 @@ int resolve(struct load *ld, const struct module *from, struct symref *ref, stru
         }
     }
     struct resolve_cache *c = ld->cache;
-    if (!c && (c = ld->cache = calloc(1, sizeof *c)) == NULL)
-        return fail(from->path, "out of memory") - 1;
-    if ((c->count + 1) * 2 > c->cap && !cache_grow(c))
+    if (!c) {
+        /* Sized at once for every symbol the load's modules could name:
+         * growing by doubling cleared and rehashed a large library's
+         * table many times over (a tenth of SQLite's load). */
+        size_t nsyms = 0;
+        for (size_t i = 0; i < ld->nmods; i++)
+            nsyms += ld->mods[i]->nsyms;
+        if ((c = ld->cache = calloc(1, sizeof *c)) == NULL || !cache_grow(c, nsyms))
+            return fail(from->path, "out of memory") - 1;
+    }
+    if ((c->count + 1) * 2 > c->cap && !cache_grow(c, 0))
         return fail(from->path, "out of memory") - 1;
     uint64_t h = key_of(ref);
     struct cache_entry *e = cache_slot(c, h, ref);
