@@ -545,6 +545,16 @@ static size_t drop_initialized(struct lib *l, ldr_module *m, struct difference *
     return dropped;
 }
 
+/* Whether some version of NAME in the system loader's global scope is at
+ * ADDR: the default, or the one the word's reference may have named. */
+static bool hosts_definition(const char *name, uintptr_t addr)
+{
+    if ((uintptr_t)dlsym(RTLD_DEFAULT, name) == addr)
+        return true;
+    Dl_info di;
+    return dladdr((void *)addr, &di) && di.dli_sname && strcmp(di.dli_sname, name) == 0;
+}
+
 static int compare(struct lib *l, uintptr_t sys_base, ldr_module *m, int show)
 {
     struct ldr_info info;
@@ -578,11 +588,12 @@ static int compare(struct lib *l, uintptr_t sys_base, ldr_module *m, int show)
         if (same(&sm, &lm) || tls_consistent(&sm, &lm))
             continue;
         /* A name ldr implements itself (__cxa_atexit...): the system
-         * loader's copy binds to a definition of that name. */
+         * loader's copy binds to the host's definition of that name (found
+         * by the name, not by dladdr, which may answer with an alias such
+         * as __pthread_key_create). */
         const char *name = sym_name(l, w->sym);
-        Dl_info di;
         if (ldr_self && lm.kind == IN_FILE && lm.dev == ldr_self->dev && lm.ino == ldr_self->ino && *name &&
-            dladdr((void *)sv, &di) && di.dli_sname && strcmp(di.dli_sname, name) == 0) {
+            hosts_definition(name, sv)) {
             hooked++;
             continue;
         }
