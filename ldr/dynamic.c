@@ -31,6 +31,8 @@ static int parse_sysv_hash(struct module *m, uint64_t addr)
     if (!h)
         return BAD("DT_HASH table lies outside the image or is misaligned");
     uint32_t nbucket = h[0], nchain = h[1];
+    if (!nbucket)
+        return BAD("DT_HASH table has no buckets");
     if (!image_ptr(m, addr + 8, ((uint64_t)nbucket + nchain) * 4))
         return BAD("DT_HASH table (%u buckets, %u chains) runs outside the image", nbucket, nchain);
     m->sysv_nbuckets = nbucket;
