@@ -51,7 +51,7 @@ static int parse_gnu_hash(struct module *m, uint64_t addr)
     if (!h)
         return BAD("DT_GNU_HASH table lies outside the image or is misaligned");
     uint32_t nbuckets = h[0], symoffset = h[1], bloom_size = h[2], bloom_shift = h[3];
-    if (nbuckets == 0 || bloom_size == 0 || (bloom_size & (bloom_size - 1)) || bloom_shift >= 64)
+    if (nbuckets == 0 || bloom_size == 0 || (bloom_size & (bloom_size - 1)) || bloom_shift >= 32)
         return BAD("DT_GNU_HASH table has a malformed header");
     uint64_t bloom_addr = addr + 16, buckets_addr = bloom_addr + (uint64_t)bloom_size * 8;
     uint64_t chain_addr = buckets_addr + (uint64_t)nbuckets * 4;

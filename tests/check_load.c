@@ -22,20 +22,6 @@ typedef int intfn(void);
 static int main_argc;
 static char **main_argv;
 
-static ldr_module *open_ok(const char *path, int flags)
-{
-    ldr_module *m = ldr_open(path, flags);
-    ck_assert_msg(m != NULL, "ldr_open(%s): %s", path, ldr_error());
-    return m;
-}
-
-static void *sym_ok(ldr_module *m, const char *name)
-{
-    void *p = ldr_sym(m, name);
-    ck_assert_msg(p != NULL, "ldr_sym(%s) is NULL: %s", name, ldr_error());
-    return p;
-}
-
 static struct ldr_info info_ok(ldr_module *m)
 {
     struct ldr_info i;

@@ -12,16 +12,8 @@
 
 #include "fixtures/tls_util.h"
 
-#ifdef __SANITIZE_ADDRESS__
-/* No leak report for this program under the sanitizers: libgomp's pool threads still run at exit (the plugin is never closed,
- * see test_reduction), and LeakSanitizer's thread tracer cannot cope. ldr's own
- * leaks are checked by the other programs and by make check-valgrind. */
-const char *__asan_default_options(void);
-const char *__asan_default_options(void)
-{
-    return "detect_leaks=0";
-}
-#endif
+
+NO_LEAK_REPORT("libgomp's pool threads still run at exit, and LeakSanitizer's thread tracer cannot cope")
 
 typedef long sum_fn(long, int *, unsigned long *, long *);
 

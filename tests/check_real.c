@@ -15,16 +15,8 @@
 
 #include "fixtures/testutil.h"
 
-#ifdef __SANITIZE_ADDRESS__
-/* No leak report for this program under the sanitizers: CPython does not free everything in Py_FinalizeEx, and once libpython
- * is unloaded nothing points at what it kept. ldr's own
- * leaks are checked by the other programs and by make check-valgrind. */
-const char *__asan_default_options(void);
-const char *__asan_default_options(void)
-{
-    return "detect_leaks=0";
-}
-#endif
+
+NO_LEAK_REPORT("CPython does not free everything in Py_FinalizeEx")
 
 #define LIBDIR "/usr/lib/x86_64-linux-gnu/"
 
@@ -35,13 +27,6 @@ static ldr_module *open_lib(const char *path)
     ldr_module *m = ldr_open(path, 0);
     ck_assert_msg(m != NULL, "ldr_open(%s): %s", path, ldr_error());
     return m;
-}
-
-static void *sym_ok(ldr_module *m, const char *name)
-{
-    void *p = ldr_sym(m, name);
-    ck_assert_msg(p != NULL, "ldr_sym(%s) is NULL: %s", name, ldr_error());
-    return p;
 }
 
 /* Some compressible bytes that are not all alike. */

@@ -141,20 +141,6 @@ static void touch(const char *path)
 
 /* ---- modules ---- */
 
-static ldr_module *open_ok(const char *path, int flags)
-{
-    ldr_module *m = ldr_open(path, flags);
-    ck_assert_msg(m != NULL, "ldr_open(%s): %s", path, ldr_error());
-    return m;
-}
-
-static void *sym_ok(ldr_module *m, const char *name)
-{
-    void *p = ldr_sym(m, name);
-    ck_assert_msg(p != NULL, "ldr_sym(%s): %s", name, ldr_error());
-    return p;
-}
-
 struct range {
     uintptr_t start;
     size_t size;

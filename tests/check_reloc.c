@@ -17,22 +17,15 @@ extern char **environ;
 typedef int intfn(void);
 typedef int intfn1(int);
 
-static ldr_module *open_ok(const char *name)
+static ldr_module *open_fixture(const char *name)
 {
     ldr_module *m = ldr_open(fixture(name), 0);
     ck_assert_msg(m != NULL, "ldr_open(%s): %s", name, ldr_error());
     return m;
 }
 
-static void *sym_ok(ldr_module *m, const char *name)
-{
-    void *p = ldr_sym(m, name);
-    ck_assert_msg(p != NULL, "ldr_sym(%s) is NULL: %s", name, ldr_error());
-    return p;
-}
-
 /* The system loader's copy of the same fixture, private to this process. */
-static void *dl_open_ok(const char *name)
+static void *dl_open_fixture(const char *name)
 {
     void *h = dlopen(fixture(name), RTLD_NOW | RTLD_LOCAL);
     ck_assert_msg(h != NULL, "dlopen(%s): %s", name, dlerror());
@@ -55,8 +48,8 @@ static void close_ok(ldr_module *m)
  * and at libc functions, which must be the host's (dlsym RTLD_DEFAULT). */
 START_TEST(test_abs64)
 {
-    ldr_module *m = open_ok("libreloc.so");
-    void *h = dl_open_ok("libreloc.so");
+    ldr_module *m = open_fixture("libreloc.so");
+    void *h = dl_open_fixture("libreloc.so");
 
     ck_assert_ptr_eq(*(void **)sym_ok(m, "reloc_fn_ptr"), sym_ok(m, "reloc_self_fn"));
     ck_assert_ptr_eq(*(void **)sym_ok(m, "reloc_data_ptr"), sym_ok(m, "reloc_data"));
@@ -94,8 +87,8 @@ long labs(long x)
  * it: dlvsym(RTLD_DEFAULT, name, version) would skip the host's. */
 START_TEST(test_host_interposes_libc)
 {
-    ldr_module *m = open_ok("libreloc.so");
-    void *h = dl_open_ok("libreloc.so");
+    ldr_module *m = open_fixture("libreloc.so");
+    void *h = dl_open_fixture("libreloc.so");
     void *want = dlsym(RTLD_DEFAULT, "labs");
     ck_assert_ptr_eq(want, (void *)labs);
     ck_assert_ptr_eq(*(void **)dl_sym_ok(h, "reloc_labs_ptr"), want);
@@ -108,7 +101,7 @@ END_TEST
 /* R_X86_64_GLOB_DAT: the module's stdout is the host's. */
 START_TEST(test_glob_dat)
 {
-    ldr_module *m = open_ok("libreloc.so");
+    ldr_module *m = open_fixture("libreloc.so");
     void *(*get)(void) = (void *(*)(void))sym_ok(m, "reloc_stdout");
     ck_assert_ptr_eq(get(), (void *)stdout);
     close_ok(m);
@@ -118,8 +111,8 @@ END_TEST
 /* R_X86_64_JUMP_SLOT: calls to snprintf and strtol through the PLT. */
 START_TEST(test_jump_slot)
 {
-    ldr_module *m = open_ok("libreloc.so");
-    void *h = dl_open_ok("libreloc.so");
+    ldr_module *m = open_fixture("libreloc.so");
+    void *h = dl_open_fixture("libreloc.so");
     int got = ((intfn *)sym_ok(m, "reloc_jump_slot"))();
     ck_assert_int_eq(got, 1235);
     ck_assert_int_eq(got, ((intfn *)dl_sym_ok(h, "reloc_jump_slot"))());
@@ -131,8 +124,8 @@ END_TEST
 /* R_X86_64_RELATIVE: tables of pointers to hidden data and functions. */
 START_TEST(test_relative)
 {
-    ldr_module *m = open_ok("libreloc.so");
-    void *h = dl_open_ok("libreloc.so");
+    ldr_module *m = open_fixture("libreloc.so");
+    void *h = dl_open_fixture("libreloc.so");
     intfn1 *f = (intfn1 *)sym_ok(m, "reloc_relative");
     intfn1 *g = (intfn1 *)dl_sym_ok(h, "reloc_relative");
     ck_assert_int_eq(f(0), 10 + 3 + 4);
@@ -147,8 +140,8 @@ END_TEST
 /* DT_RELR (-z pack-relative-relocs): every packed pointer lands. */
 START_TEST(test_relr)
 {
-    ldr_module *m = open_ok("librelr.so");
-    void *h = dl_open_ok("librelr.so");
+    ldr_module *m = open_fixture("librelr.so");
+    void *h = dl_open_fixture("librelr.so");
     long want = 25; /* *lone == cells[5] == 5 * 5 */
     for (long i = 0; i < 40; i++)
         want += i * i;
@@ -163,7 +156,7 @@ END_TEST
 /* R_X86_64_IRELATIVE for a file-local ifunc: the resolver ran once. */
 START_TEST(test_irelative)
 {
-    ldr_module *m = open_ok("libifunc_local.so");
+    ldr_module *m = open_fixture("libifunc_local.so");
     ck_assert_int_eq(((intfn *)sym_ok(m, "ifunc_local_picked"))(), 1);
     ck_assert_int_eq(((intfn1 *)sym_ok(m, "ifunc_local_call"))(5), 11);
     intfn1 *(*ptr)(void) = (intfn1 * (*)(void)) sym_ok(m, "ifunc_local_ptr");
@@ -177,8 +170,8 @@ END_TEST
  * resolver returned, for the PLT slot, a data pointer and ldr_sym alike. */
 START_TEST(test_ifunc_export)
 {
-    ldr_module *m = open_ok("libifunc_user.so");
-    void *h = dl_open_ok("libifunc_user.so");
+    ldr_module *m = open_fixture("libifunc_user.so");
+    void *h = dl_open_fixture("libifunc_user.so");
     ck_assert_int_eq(((intfn1 *)sym_ok(m, "ifunc_user_call"))(7), 50);
     intfn1 *p = *(intfn1 **)sym_ok(m, "ifunc_user_ptr");
     ck_assert_int_eq(p(6), 36);
@@ -194,7 +187,7 @@ END_TEST
 
 static void check_hash_lookups(const char *name)
 {
-    ldr_module *m = open_ok(name);
+    ldr_module *m = open_fixture(name);
     char sym[32];
     for (int i = 10; i < 70; i++) {
         snprintf(sym, sizeof sym, "hash_fn_%d", i);
@@ -229,8 +222,8 @@ END_TEST
 /* foo@V1 (hidden) and foo@@V2 (default). */
 START_TEST(test_versions)
 {
-    ldr_module *m = open_ok("libver.so");
-    void *h = dl_open_ok("libver.so");
+    ldr_module *m = open_fixture("libver.so");
+    void *h = dl_open_fixture("libver.so");
     intfn *v1 = (intfn *)ldr_vsym(m, "foo", "V1");
     intfn *v2 = (intfn *)ldr_vsym(m, "foo", "V2");
     ck_assert_ptr_nonnull(v1);
@@ -253,8 +246,8 @@ END_TEST
  * V1 behaviour after the library gains foo@@V2. */
 START_TEST(test_version_consumer)
 {
-    ldr_module *m = open_ok("libver_user.so");
-    void *h = dl_open_ok("libver_user.so");
+    ldr_module *m = open_fixture("libver_user.so");
+    void *h = dl_open_fixture("libver_user.so");
     ck_assert_int_eq(((intfn *)sym_ok(m, "ver_user_call"))(), 1);
     ck_assert_int_eq(((intfn *)dl_sym_ok(h, "ver_user_call"))(), 1);
     close_ok(m);
@@ -275,8 +268,8 @@ struct __attribute__((packed)) packed_view {
 
 START_TEST(test_unaligned_words)
 {
-    ldr_module *m = open_ok("libpacked.so");
-    void *h = dl_open_ok("libpacked.so");
+    ldr_module *m = open_fixture("libpacked.so");
+    void *h = dl_open_fixture("libpacked.so");
     const struct packed_view *mine = sym_ok(m, "packed_words");
     const struct packed_view *theirs = dl_sym_ok(h, "packed_words");
     ck_assert_ptr_eq(mine->text, ((const char *(*)(void))sym_ok(m, "packed_text"))());
@@ -290,8 +283,8 @@ END_TEST
 
 START_TEST(test_weak_undefined)
 {
-    ldr_module *m = open_ok("libweak.so");
-    void *h = dl_open_ok("libweak.so");
+    ldr_module *m = open_fixture("libweak.so");
+    void *h = dl_open_fixture("libweak.so");
     ck_assert_int_eq(((intfn *)sym_ok(m, "weak_fn_is_null"))(), 1);
     ck_assert_int_eq(((intfn *)sym_ok(m, "weak_var_is_null"))(), 1);
     ck_assert_ptr_null(*(void **)sym_ok(m, "weak_absent_ptr"));
@@ -307,8 +300,8 @@ END_TEST
  * host comes first. */
 START_TEST(test_host_first)
 {
-    ldr_module *m = open_ok("libplain.so");
-    void *h = dl_open_ok("libplain.so");
+    ldr_module *m = open_fixture("libplain.so");
+    void *h = dl_open_fixture("libplain.so");
     ck_assert_int_eq(((intfn *)sym_ok(m, "sym_call"))(), sym_who());
     ck_assert_int_eq(((intfn *)sym_ok(m, "sym_call_ptr"))(), 2);
     ck_assert_ptr_eq(*(void **)sym_ok(m, "sym_ptr"), (void *)sym_who);
@@ -322,8 +315,8 @@ END_TEST
 /* With -Bsymbolic (DT_SYMBOLIC) the module's own definition wins. */
 START_TEST(test_symbolic)
 {
-    ldr_module *m = open_ok("libsymbolic.so");
-    void *h = dl_open_ok("libsymbolic.so");
+    ldr_module *m = open_fixture("libsymbolic.so");
+    void *h = dl_open_fixture("libsymbolic.so");
     ck_assert_int_eq(((intfn *)sym_ok(m, "sym_call"))(), 1);
     ck_assert_int_eq(((intfn *)sym_ok(m, "sym_call_ptr"))(), 1);
     ck_assert_int_eq(((intfn *)dl_sym_ok(h, "sym_call"))(), 1);
@@ -337,8 +330,8 @@ END_TEST
  * still relocations: the loader must search the module itself first. */
 START_TEST(test_symbolic_tag)
 {
-    ldr_module *m = open_ok("libsymtag.so");
-    void *h = dl_open_ok("libsymtag.so");
+    ldr_module *m = open_fixture("libsymtag.so");
+    void *h = dl_open_fixture("libsymtag.so");
     ck_assert_int_eq(((intfn *)dl_sym_ok(h, "sym_call"))(), 1);
     ck_assert_int_eq(((intfn *)dl_sym_ok(h, "sym_call_ptr"))(), 1);
     ck_assert_int_eq(((intfn *)sym_ok(m, "sym_call"))(), 1);
@@ -352,7 +345,7 @@ END_TEST
 /* The module calls a function of the host (exported with -rdynamic). */
 START_TEST(test_callback)
 {
-    ldr_module *m = open_ok("libcallback.so");
+    ldr_module *m = open_fixture("libcallback.so");
     host_trace[0] = '\0';
     ck_assert_int_eq(((intfn1 *)sym_ok(m, "callback_call"))(4), 4 * 3 + 1 + 1000);
     ck_assert_str_eq(host_trace, "callback,");

@@ -13,16 +13,8 @@
 
 #include "fixtures/tls_util.h"
 
-#ifdef __SANITIZE_ADDRESS__
-/* No leak report for this program under the sanitizers: Rust's std keeps its stdout buffer in a static and never frees it: once
- * the plugin is unloaded that memory is unreachable by design. ldr's own
- * leaks are checked by the other programs and by make check-valgrind. */
-const char *__asan_default_options(void);
-const char *__asan_default_options(void)
-{
-    return "detect_leaks=0";
-}
-#endif
+
+NO_LEAK_REPORT("Rust's std never frees its stdout buffer")
 
 #define PLUGIN "librust_plugin.so"
 

@@ -12,6 +12,7 @@
  * valgrind's own mappings and memory are not the program's. Pthread keys
  * are checked too: Rust's std creates one in each copy of itself. */
 #include <fcntl.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -269,6 +270,10 @@ END_TEST
 
 int main(void)
 {
+    /* glibc makes a new malloc arena (a 64 MiB mapping) when threads
+     * contend, whenever that happens: one arena keeps /proc/self/maps about
+     * ldr's mappings alone. */
+    mallopt(M_ARENA_MAX, 1);
     Suite *s = suite_create("soak");
     TCase *tc = tcase_create("soak");
     tcase_set_timeout(tc, 3600);

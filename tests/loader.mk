@@ -210,7 +210,7 @@ tests_check_real_LDADD = libldr.la $(CHECK_LIBS) -ldl
 TESTS += tests/fixture_elf.sh tests/check_reloc tests/check_load \
 	tests/check_threads tests/check_real tests/ldrun.sh
 
-EXTRA_DIST += tests/fixture_elf.sh tests/ldrun.sh \
+EXTRA_DIST += tests/fixture_elf.sh tests/elf_checks.sh tests/ldrun.sh \
 	tests/fixtures/callback.c tests/fixtures/cyca.c tests/fixtures/cycb.c \
 	tests/fixtures/empty.c tests/fixtures/hash.c tests/fixtures/ifunc_export.c \
 	tests/fixtures/ifunc_local.c tests/fixtures/ifunc_user.c \

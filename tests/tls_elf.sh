@@ -3,21 +3,7 @@
 # relocations and flags its test relies on, so that a toolchain change
 # cannot quietly make a test moot.
 set -u
-B=${LDR_BUILD:?run through make check}/tests/build
-fail=0
-
-bad() {
-    echo "FAIL: $*" >&2
-    fail=1
-}
-
-# has FILE OPTION PATTERN: readelf OPTION FILE has a line matching PATTERN.
-has() {
-    readelf -W $2 "$B/$1" | grep -Eq "$3" || bad "$1: no '$3' in readelf $2"
-}
-lacks() {
-    readelf -W $2 "$B/$1" | grep -Eq "$3" && bad "$1: unexpected '$3' in readelf $2"
-}
+. "${LDR_SRC:?run through make check}/tests/elf_checks.sh"
 
 # The relocation lines of FILE naming TYPE, with SYMBOL (or none: -).
 rel() {

@@ -41,4 +41,5 @@ EXTRA_DIST += tests/fuzz/fuzz.c tests/fuzz/replay.sh \
 	tests/fuzz/crashes/misaligned-eh-frame-hdr.bin tests/fuzz/crashes/misaligned-eh-frame-hdr.expect \
 	tests/fuzz/crashes/unaligned-relocation.bin tests/fuzz/crashes/unaligned-relocation.expect \
 	tests/fuzz/crashes/hash-no-buckets.bin tests/fuzz/crashes/hash-no-buckets.expect \
+	tests/fuzz/crashes/bloom-shift.bin tests/fuzz/crashes/bloom-shift.expect \
 	tests/fuzz/crashes/bss-unmappable.bin tests/fuzz/crashes/bss-unmappable.expect
