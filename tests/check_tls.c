@@ -624,9 +624,12 @@ START_TEST(test_rounds)
     (void)maps;
     (void)maps0;
 #else
-    ck_assert_msg(rss - rss0 < 1024, "[%s] resident memory grew by %ld kB in %d rounds", ln, rss - rss0,
-                  ROUNDS - WARMUP);
-    ck_assert_msg(maps <= maps0, "[%s] %d mappings after the rounds, %d before", ln, maps, maps0);
+    /* valgrind's own bookkeeping grows and maps as it goes. */
+    if (!getenv("LDR_UNDER_VALGRIND")) {
+        ck_assert_msg(rss - rss0 < 1024, "[%s] resident memory grew by %ld kB in %d rounds", ln, rss - rss0,
+                      ROUNDS - WARMUP);
+        ck_assert_msg(maps <= maps0, "[%s] %d mappings after the rounds, %d before", ln, maps, maps0);
+    }
 #endif
     ck_assert_int_eq(maps_lines("libtls_round"), 0);
 }
