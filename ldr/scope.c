@@ -287,6 +287,11 @@ void load_release(struct load *ld)
  * a handle; the host's global definitions are not searched. */
 void *find_exported(struct module *m, struct symref *ref)
 {
+    /* The module itself answers most lookups: no scope to build for them. */
+    struct dep self = {.mod = m};
+    struct binding b;
+    if (find_in_scope_entry(&self, ref, &b))
+        return settle(&b) == 0 ? (void *)b.value : NULL;
     struct load ld = {.root = m};
     void *addr = NULL;
     if (scope_build(&ld) == 0)
