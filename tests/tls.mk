@@ -160,8 +160,16 @@ tests_check_llvm_CFLAGS = $(TLS_CK_CC)
 tests_check_llvm_LDFLAGS = $(TLS_CK_LD)
 tests_check_llvm_LDADD = $(TLS_CK_LIBS)
 
+# libldr dlopen'ed late by a host not linked with it.
+check_PROGRAMS += tests/check_late
+tests_check_late_SOURCES = tests/check_late.c
+tests_check_late_CFLAGS = $(TLS_CK_CC)
+tests_check_late_LDFLAGS = $(AM_LDFLAGS) -no-install
+tests_check_late_LDADD = $(CHECK_LIBS) -ldl -lpthread
+EXTRA_tests_check_late_DEPENDENCIES = libldr.la
+
 TESTS += tests/tls_elf.sh tests/check_tls tests/check_cxx tests/check_rust \
-	tests/check_omp tests/check_llvm
+	tests/check_omp tests/check_llvm tests/check_late
 
 EXTRA_DIST += tests/tls_elf.sh \
 	tests/fixtures/tls_dyn.c tests/fixtures/tls_ie.c tests/fixtures/tls_hostlib.c \
