@@ -8,12 +8,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "fixtures/host.h"
+
 typedef void *open_fn(const char *, int);
 typedef void *sym_fn(void *, const char *);
 typedef const char *error_fn(void);
 typedef void *addr_fn(int);
 typedef long sum_fn(long, int *, unsigned long *, long *);
 
+static int main_argc;
+static char **main_argv;
 static open_fn *ldr_open_p;
 static sym_fn *ldr_sym_p;
 static error_fn *ldr_error_p;
@@ -85,12 +89,27 @@ START_TEST(test_late_openmp)
 }
 END_TEST
 
-int main(void)
+/* glibc hands a library it loads late the program's arguments for its
+ * initializers; libldr passes them on to its modules' initializers. */
+START_TEST(test_late_initializer_arguments)
 {
+    load_libldr();
+    plugin_sym("tests/build/libinit.so", "init_present");
+    ck_assert_int_eq(host_ctor_args.called, 1);
+    ck_assert_int_eq(host_ctor_args.argc, main_argc);
+    ck_assert_ptr_eq(host_ctor_args.argv, main_argv);
+}
+END_TEST
+
+int main(int argc, char **argv)
+{
+    main_argc = argc;
+    main_argv = argv;
     Suite *s = suite_create("late");
     TCase *tc = tcase_create("late");
     tcase_add_test(tc, test_late_tls);
     tcase_add_test(tc, test_late_openmp);
+    tcase_add_test(tc, test_late_initializer_arguments);
     suite_add_tcase(s, tc);
     SRunner *r = srunner_create(s);
     srunner_run_all(r, CK_NORMAL);

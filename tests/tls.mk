@@ -162,9 +162,9 @@ tests_check_llvm_LDADD = $(TLS_CK_LIBS)
 
 # libldr dlopen'ed late by a host not linked with it.
 check_PROGRAMS += tests/check_late
-tests_check_late_SOURCES = tests/check_late.c
+tests_check_late_SOURCES = tests/check_late.c $(LOADER_HOST)
 tests_check_late_CFLAGS = $(TLS_CK_CC)
-tests_check_late_LDFLAGS = $(AM_LDFLAGS) -no-install
+tests_check_late_LDFLAGS = $(AM_LDFLAGS) -no-install -rdynamic
 tests_check_late_LDADD = $(CHECK_LIBS) -ldl -lpthread
 EXTRA_tests_check_late_DEPENDENCIES = libldr.la
 
