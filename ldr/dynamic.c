@@ -91,24 +91,10 @@ static int parse_gnu_hash(struct module *m, uint64_t addr)
  * (verneed); one table serves both, as versym uses one index space. */
 static int add_version(struct module *m, unsigned index, uint32_t name, uint32_t hash, size_t *cap)
 {
-    index &= 0x7fff;
     const char *s = module_str(m, name);
     if (!s)
         return BAD("version name index %u outside the string table", name);
-    if (index >= *cap) {
-        size_t ncap = index + 16;
-        struct version *v = realloc(m->versions, ncap * sizeof *v);
-        if (!v)
-            return BAD("out of memory");
-        memset(v + *cap, 0, (ncap - *cap) * sizeof *v);
-        m->versions = v;
-        *cap = ncap;
-    }
-    m->versions[index].name = s;
-    m->versions[index].hash = hash;
-    if (index >= m->nversions)
-        m->nversions = index + 1;
-    return 0;
+    return set_version(m, index, s, hash, cap) ? 0 : BAD("out of memory");
 }
 
 static int parse_versions(struct module *m, const struct raw *r)

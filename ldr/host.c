@@ -64,24 +64,6 @@ static void fill_phdrs(size_t first)
     dl_iterate_phdr(find_phdrs, &q);
 }
 
-static bool add_view_version(struct module *m, unsigned ndx, const char *name, uint32_t hash, size_t *cap)
-{
-    ndx &= 0x7fff;
-    if (ndx >= *cap) {
-        size_t ncap = ndx + 16;
-        struct version *nv = realloc(m->versions, ncap * sizeof *nv);
-        if (!nv)
-            return false;
-        memset(nv + *cap, 0, (ncap - *cap) * sizeof *nv);
-        m->versions = nv;
-        *cap = ncap;
-    }
-    m->versions[ndx] = (struct version){.name = name, .hash = hash};
-    if (ndx >= m->nversions)
-        m->nversions = ndx + 1;
-    return true;
-}
-
 static bool fill_view(struct view *v)
 {
     struct module *m = &v->mod;
@@ -144,7 +126,7 @@ static bool fill_view(struct view *v)
     for (size_t i = 0; verdef && i < verdefnum; i++) {
         const ElfW(Verdef) *vd = (const ElfW(Verdef) *)verdef;
         const ElfW(Verdaux) *aux = (const ElfW(Verdaux) *)(verdef + vd->vd_aux);
-        if (!add_view_version(m, vd->vd_ndx, m->strtab + aux->vda_name, vd->vd_hash, &cap))
+        if (!set_version(m, vd->vd_ndx, m->strtab + aux->vda_name, vd->vd_hash, &cap))
             return false;
         if (!vd->vd_next)
             break;
@@ -155,7 +137,7 @@ static bool fill_view(struct view *v)
         uintptr_t at = verneed + vn->vn_aux;
         for (unsigned j = 0; j < vn->vn_cnt; j++) {
             const ElfW(Vernaux) *aux = (const ElfW(Vernaux) *)at;
-            if (!add_view_version(m, aux->vna_other, m->strtab + aux->vna_name, aux->vna_hash, &cap))
+            if (!set_version(m, aux->vna_other, m->strtab + aux->vna_name, aux->vna_hash, &cap))
                 return false;
             if (!aux->vna_next)
                 break;

@@ -199,6 +199,7 @@ struct symref {
     bool newest; /* dlsym's rule for unversioned names: the default version */
 };
 void symref_init(struct symref *ref, const char *name, const char *version);
+bool set_version(struct module *m, unsigned ndx, const char *name, uint32_t hash, size_t *cap);
 const Elf64_Sym *find_in_module(const struct module *m, struct symref *ref);
 void *symbol_address(const struct module *m, const Elf64_Sym *sym);
 uint32_t elf_sysv_hash(const char *name);

@@ -1,5 +1,6 @@
 /* Finding a definition in one module: the GNU hash with its Bloom filter,
  * or the SysV hash, then the version rules. */
+#include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
 
@@ -63,6 +64,26 @@ static enum fit version_fit(const struct module *m, size_t index, const struct s
         return NO_FIT;
     const struct version *def = &m->versions[ndx];
     return def->hash == ref->version_hash && strcmp(def->name, ref->version) == 0 ? EXACT_FIT : NO_FIT;
+}
+
+/* Records version NDX of M (versym's index space, shared by definitions
+ * and requirements), growing the table as needed. false: out of memory. */
+bool set_version(struct module *m, unsigned ndx, const char *name, uint32_t hash, size_t *cap)
+{
+    ndx &= 0x7fff;
+    if (ndx >= *cap) {
+        size_t ncap = ndx + 16;
+        struct version *v = realloc(m->versions, ncap * sizeof *v);
+        if (!v)
+            return false;
+        memset(v + *cap, 0, (ncap - *cap) * sizeof *v);
+        m->versions = v;
+        *cap = ncap;
+    }
+    m->versions[ndx] = (struct version){.name = name, .hash = hash};
+    if (ndx >= m->nversions)
+        m->nversions = ndx + 1;
+    return true;
 }
 
 static bool is_definition(const Elf64_Sym *s)
