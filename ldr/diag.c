@@ -73,7 +73,7 @@ void report_unresolved(struct load *ld, const struct module *from, const char *n
         each_definition(v, name, add_offer, &o);
     }
     for (size_t j = 0; j < ld->nscope; j++)
-        if (ld->scope[j].mod) {
+        if (ld->scope[j].mod && !ld->scope[j].host) {
             o.library = ld->scope[j].mod->path;
             each_definition(ld->scope[j].mod, name, add_offer, &o);
         }

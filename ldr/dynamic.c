@@ -88,13 +88,15 @@ static int parse_gnu_hash(struct module *m, uint64_t addr)
 }
 
 /* Version indexes name either a definition (verdef) or a requirement
- * (verneed); one table serves both, as versym uses one index space. */
-static int add_version(struct module *m, unsigned index, uint32_t name, uint32_t hash, size_t *cap)
+ * (verneed); one table serves both, as versym uses one index space. The
+ * name's hash is computed here, once per version rather than once per
+ * reference, and from the name: the file's own hash field is not trusted. */
+static int add_version(struct module *m, unsigned index, uint32_t name, size_t *cap)
 {
     const char *s = module_str(m, name);
     if (!s)
         return BAD("version name index %u outside the string table", name);
-    return set_version(m, index, s, hash, cap) ? 0 : BAD("out of memory");
+    return set_version(m, index, s, elf_sysv_hash(s), cap) ? 0 : BAD("out of memory");
 }
 
 static int parse_versions(struct module *m, const struct raw *r)
@@ -109,7 +111,7 @@ static int parse_versions(struct module *m, const struct raw *r)
             const Elf64_Verdaux *aux = TYPED_PTR(m, at + vd->vd_aux, sizeof *aux, Elf64_Verdaux);
             if (!aux)
                 return BAD("version definition auxiliary entry outside the image or misaligned");
-            if (add_version(m, vd->vd_ndx, aux->vda_name, vd->vd_hash, &cap) < 0)
+            if (add_version(m, vd->vd_ndx, aux->vda_name, &cap) < 0)
                 return -1;
         }
         if (!vd->vd_next)
@@ -126,7 +128,7 @@ static int parse_versions(struct module *m, const struct raw *r)
             const Elf64_Vernaux *aux = TYPED_PTR(m, aux_at, sizeof *aux, Elf64_Vernaux);
             if (!aux)
                 return BAD("version requirement auxiliary entry outside the image or misaligned");
-            if (add_version(m, aux->vna_other, aux->vna_name, aux->vna_hash, &cap) < 0)
+            if (add_version(m, aux->vna_other, aux->vna_name, &cap) < 0)
                 return -1;
             if (!aux->vna_next)
                 break;

@@ -130,13 +130,22 @@ static const struct {
     {"pthread_key_delete", (void *)key_delete},
 };
 
-void *find_hook(const char *name)
+/* Asked for every reference of every load: a name's hash, which the
+ * reference carries anyway, rules out almost all of them at once. */
+void *find_hook(const struct symref *ref)
 {
-    /* Most names are nothing of the sort: a cheap first test. */
-    if (name[0] != '_' && name[0] != 'd' && name[0] != 'p')
+    enum { NHOOKS = sizeof hooks / sizeof hooks[0] };
+    static uint32_t hashes[NHOOKS];
+    static uint64_t any; /* a bit per hash % 64 of the names: most fail this */
+    if (!any)
+        for (size_t i = 0; i < NHOOKS; i++) {
+            hashes[i] = elf_gnu_hash(hooks[i].name);
+            any |= (uint64_t)1 << (hashes[i] % 64);
+        }
+    if (!(any & ((uint64_t)1 << (ref->gnu_hash % 64))))
         return NULL;
-    for (size_t i = 0; i < sizeof hooks / sizeof hooks[0]; i++)
-        if (strcmp(hooks[i].name, name) == 0)
+    for (size_t i = 0; i < NHOOKS; i++)
+        if (hashes[i] == ref->gnu_hash && strcmp(hooks[i].name, ref->name) == 0)
             return hooks[i].addr;
     return NULL;
 }

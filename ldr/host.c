@@ -21,6 +21,7 @@ struct view {
     bool usable;
     bool initial;   /* loaded with the program: global, and never unloaded */
     bool global;    /* seen answering for RTLD_DEFAULT */
+    bool local;     /* seen not answering for it, during this load */
     void *pin;      /* a reference held while a load looks into it */
 };
 static struct view *views;
@@ -239,9 +240,11 @@ void host_begin(void)
         seen_adds = c[0];
         seen_subs = c[1];
     }
-    for (size_t i = 0; i < nviews; i++)
+    for (size_t i = 0; i < nviews; i++) {
+        views[i].local = false; /* the host may have made it global since */
         if (!views[i].initial && views[i].usable && views[i].map->l_name[0])
             views[i].pin = dlopen(views[i].map->l_name, RTLD_LAZY | RTLD_NOLOAD);
+    }
     active = true;
 }
 
@@ -302,34 +305,88 @@ static struct module *view_at(const void *addr)
     return v->usable ? &v->mod : NULL;
 }
 
+/* This thread's instance of a TLS variable of the system loader's: only
+ * the system loader can give it (it may allocate the block now). */
+static void *tls_instance(void *handle, const struct symref *ref)
+{
+    return ref->version ? dlvsym(handle, ref->name, ref->version) : dlsym(handle, ref->name);
+}
+
 /* The system loader's global scope, searched as it searches it for a
  * relocation: object by object, the first definition the reference's
  * version accepts. An object that may not be in the global scope (loaded
  * at run time, perhaps RTLD_LOCAL) counts only once the system loader's
- * own answer comes from it. */
-static void *find_global(const struct symref *ref)
+ * own answer comes from it; one that did not answer is not asked again
+ * during the load (a failing dlsym formats an error message). */
+static void *find_global(struct symref *ref)
 {
     for (size_t i = 0; i < nviews; i++) {
         struct view *v = &views[i];
-        if (!v->usable)
+        if (!v->usable || v->local)
             continue;
-        struct symref r = *ref;
-        const Elf64_Sym *sym = find_in_module(&v->mod, &r);
+        const Elf64_Sym *sym = find_in_module(&v->mod, ref);
         if (!sym)
             continue;
-        if (ELF64_ST_TYPE(sym->st_info) == STT_TLS) /* this thread's instance */
-            return ref->version ? dlvsym(RTLD_DEFAULT, ref->name, ref->version) : dlsym(RTLD_DEFAULT, ref->name);
+        if (ELF64_ST_TYPE(sym->st_info) == STT_TLS)
+            return tls_instance(RTLD_DEFAULT, ref);
         if (!v->initial && !v->global) {
             void *theirs = dlsym(RTLD_DEFAULT, ref->name);
             if (!theirs && ref->version)
                 theirs = dlvsym(RTLD_DEFAULT, ref->name, ref->version);
-            if (!theirs || object_of(theirs) != v->map)
+            if (!theirs || object_of(theirs) != v->map) {
+                v->local = true;
                 continue;
+            }
             v->global = true;
         }
         return symbol_address(&v->mod, sym);
     }
     return NULL;
+}
+
+/* During a load: the view of one of the system loader's libraries, by
+ * handle or by name (a dependency of such a library), for the load's own
+ * scope. NULL when it has none; *COVERED when the global search already
+ * looks there (the library came with the program, and so did everything
+ * it needs). Views do not move while a load is active. */
+static const struct module *scope_view(size_t i, bool *covered)
+{
+    *covered = views[i].initial && initial_all_usable;
+    return views[i].usable ? &views[i].mod : NULL;
+}
+
+const struct module *host_view_of(void *handle, bool *covered)
+{
+    struct link_map *map;
+    if (!active || dlinfo(handle, RTLD_DI_LINKMAP, &map) != 0)
+        return NULL;
+    for (size_t i = 0; i < nviews; i++)
+        if (views[i].map == map)
+            return scope_view(i, covered);
+    return NULL;
+}
+
+const struct module *host_view_named(const char *name, bool *covered)
+{
+    for (size_t i = 0; active && i < nviews; i++)
+        if (names(&views[i], name))
+            return scope_view(i, covered);
+    return NULL;
+}
+
+/* REF's definition in VIEW, as a search of that library alone finds it. */
+void *host_view_find(const struct module *view, struct symref *ref)
+{
+    const Elf64_Sym *sym = find_in_module(view, ref);
+    if (!sym)
+        return NULL;
+    if (ELF64_ST_TYPE(sym->st_info) != STT_TLS)
+        return symbol_address(view, sym);
+    void *h = dlopen(view->path, RTLD_LAZY | RTLD_NOLOAD);
+    void *addr = h ? tls_instance(h, ref) : NULL;
+    if (h)
+        dlclose(h);
+    return addr;
 }
 
 /* The definition a relocation binds to, as the system loader chooses it.
@@ -340,7 +397,7 @@ static void *find_global(const struct symref *ref)
  * neither way. In the global scope (RTLD_DEFAULT, during a load) ldr
  * searches the system loader's tables itself; in one library's scope (a
  * handle) dlsym finds the object and ldr picks the version in it. */
-void *host_find(void *handle, const struct symref *ref)
+void *host_find(void *handle, struct symref *ref)
 {
     if (handle == RTLD_DEFAULT && active && !ref->newest)
         return find_global(ref);
@@ -351,29 +408,12 @@ void *host_find(void *handle, const struct symref *ref)
         return first;
     lock_modules();
     struct module *view = view_at(first);
-    struct symref r = *ref;
-    const Elf64_Sym *sym = view ? find_in_module(view, &r) : NULL;
+    const Elf64_Sym *sym = view ? find_in_module(view, ref) : NULL;
     void *addr = sym && ELF64_ST_TYPE(sym->st_info) != STT_TLS ? symbol_address(view, sym) : NULL;
     unlock_modules();
     if (addr)
         return addr;
     return ref->version ? dlvsym(handle, ref->name, ref->version) : first;
-}
-
-/* During a load: whether HANDLE, a library of the system loader's, was
- * loaded with the program. Then it and everything it needs are in the
- * global scope, which the load searches first with the same rules: a
- * search of HANDLE for a reference the global scope lacks would find
- * nothing, and a failing dlsym is costly (it formats an error). */
-bool host_in_global(void *handle)
-{
-    struct link_map *map;
-    if (!active || !initial_all_usable || dlinfo(handle, RTLD_DI_LINKMAP, &map) != 0)
-        return false;
-    for (size_t i = 0; i < nviews; i++)
-        if (views[i].map == map)
-            return views[i].initial && views[i].usable;
-    return false;
 }
 
 /* NAME's default definition in the host's library LIB (by soname), if

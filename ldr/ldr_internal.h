@@ -179,7 +179,8 @@ int read_elf(struct elf_file *f);
 /* map.c: the image in memory. */
 int map_image(struct module *m, const struct elf_file *f);
 void *image_ptr(const struct module *m, uintptr_t vaddr, size_t len);
-bool writable_at(const struct module *m, uintptr_t vaddr, size_t len);
+const Elf64_Phdr *writable_segment(const struct module *m, uintptr_t vaddr, size_t len);
+void prefault_pages(const struct module *m, const unsigned char *pages);
 bool executable_at(const struct module *m, uintptr_t vaddr);
 int protect_relro(struct module *m);
 void unmap_image(struct module *m);
@@ -199,10 +200,32 @@ struct symref {
     bool newest; /* dlsym's rule for unversioned names: the default version */
 };
 void symref_init(struct symref *ref, const char *name, const char *version);
+void symref_of(struct symref *ref, const struct module *m, size_t symidx);
+const struct version *symbol_version(const struct module *m, size_t symidx);
+bool is_definition(const Elf64_Sym *s);
 bool set_version(struct module *m, unsigned ndx, const char *name, uint32_t hash, size_t *cap);
-const Elf64_Sym *find_in_module(const struct module *m, struct symref *ref);
+const Elf64_Sym *find_gnu_chain(const struct module *m, const struct symref *ref);
+const Elf64_Sym *find_sysv(const struct module *m, struct symref *ref);
+
+/* The GNU hash table's Bloom filter: most searches of most objects end
+ * here, so it is inline in every caller. */
+static inline bool gnu_bloom_passes(const struct module *m, uint32_t h)
+{
+    uint64_t word = m->gnu_bloom[(h / 64) & (m->gnu_bloom_size - 1)];
+    uint64_t mask = ((uint64_t)1 << (h % 64)) | ((uint64_t)1 << ((h >> m->gnu_bloom_shift) % 64));
+    return (word & mask) == mask;
+}
+
+static inline const Elf64_Sym *find_in_module(const struct module *m, struct symref *ref)
+{
+    if (!m->gnu_buckets)
+        return find_sysv(m, ref);
+    return gnu_bloom_passes(m, ref->gnu_hash) ? find_gnu_chain(m, ref) : NULL;
+}
+bool finds_itself(const struct module *m, const Elf64_Sym *own, const struct symref *ref);
 void *symbol_address(const struct module *m, const Elf64_Sym *sym);
 uint32_t elf_sysv_hash(const char *name);
+uint32_t elf_gnu_hash(const char *name);
 void each_definition(const struct module *m, const char *name, void (*fn)(void *arg, const char *version),
                      void *arg);
 
@@ -210,13 +233,15 @@ void each_definition(const struct module *m, const char *name, void (*fn)(void *
 void host_begin(void);
 void host_end(void);
 void *host_symbol_in(const char *lib, const char *name);
-void *host_find(void *handle, const struct symref *ref);
-bool host_in_global(void *handle);
+void *host_find(void *handle, struct symref *ref);
+const struct module *host_view_of(void *handle, bool *covered);
+const struct module *host_view_named(const char *name, bool *covered);
+void *host_view_find(const struct module *view, struct symref *ref);
 void host_describe(const void *addr, const char **file, const char **sym);
 const struct module *host_next_view(size_t *i);
 
 /* hooks.c: ldr's own implementations of what glibc gives its modules. */
-void *find_hook(const char *name);
+void *find_hook(const struct symref *ref);
 void count_load(void);
 void count_unload(void);
 void keys_release(struct module *m);
@@ -246,7 +271,8 @@ struct binding {
     const Elf64_Sym *sym;         /* the definition in mod */
     const char *where;            /* what traces say */
 };
-int resolve(struct load *ld, const struct module *from, struct symref *ref, struct binding *out);
+int resolve(struct load *ld, const struct module *from, struct symref *ref, const Elf64_Sym *own,
+            struct binding *out);
 int scope_build(struct load *ld);
 void load_release(struct load *ld);
 void unique_forget(const struct module *m);
@@ -328,6 +354,13 @@ struct load_stats {
     unsigned long relr, bound, unresolved;
 };
 
+/* One place a load's references look after the host's global scope. */
+struct scope_entry {
+    const struct module *mod; /* an ldr module, or the view of a host library */
+    void *handle;             /* a host library without a view: dlsym searches it */
+    bool host;                /* mod is a view */
+};
+
 /* One ldr_open in progress: the modules it brought in, and the scope
  * their references search after the host. */
 struct load {
@@ -335,9 +368,8 @@ struct load {
     struct module *root;
     struct module **mods; /* new modules, breadth-first from root */
     size_t nmods, capmods;
-    struct dep *scope;        /* root and every dependency, breadth-first */
+    struct scope_entry *scope; /* root and every dependency, breadth-first */
     size_t nscope;
-    struct resolve_cache *cache;
     struct load_stats stats;  /* filled only under LDR_DEBUG=statistics */
 };
 int load_add(struct load *ld, struct module *m);

@@ -144,11 +144,39 @@ void *image_ptr(const struct module *m, uintptr_t vaddr, size_t len)
     return p && (p->p_flags & PF_R) ? (void *)(m->base + vaddr) : NULL;
 }
 
-/* Relocations may write only where the file asked for writable memory. */
-bool writable_at(const struct module *m, uintptr_t vaddr, size_t len)
+/* Relocations may write only where the file asked for writable memory:
+ * the segment that holds [vaddr, vaddr+len), if it is writable. */
+const Elf64_Phdr *writable_segment(const struct module *m, uintptr_t vaddr, size_t len)
 {
     const Elf64_Phdr *p = segment_at(m, vaddr, len);
-    return p && (p->p_flags & PF_W);
+    return p && (p->p_flags & PF_W) ? p : NULL;
+}
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
+#endif
+
+/* Faults in, in one system call per run, the pages of the image that
+ * PAGES marks (a bit per page from map_start), which relocation is about
+ * to write: a write fault per page costs a trap each, and on a virtual
+ * machine more than the copy itself. Pages nobody writes stay untouched.
+ * A kernel without MADV_POPULATE_WRITE leaves them to fault as usual. */
+void prefault_pages(const struct module *m, const unsigned char *pages)
+{
+    static bool unsupported;
+    size_t npages = m->map_size / PAGE;
+    for (size_t i = 0; i < npages && !unsupported;) {
+        if (!(pages[i / 8] & (1u << (i % 8)))) {
+            i++;
+            continue;
+        }
+        size_t first = i;
+        while (i < npages && (pages[i / 8] & (1u << (i % 8))))
+            i++;
+        if (madvise(m->map_start + first * PAGE, (i - first) * PAGE, MADV_POPULATE_WRITE) < 0 &&
+            errno == EINVAL)
+            unsupported = true;
+    }
 }
 
 bool executable_at(const struct module *m, uintptr_t vaddr)

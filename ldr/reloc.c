@@ -35,15 +35,12 @@ struct missing {
  * IFUNC of the module itself waits for the second pass, when the module
  * is relocated and its resolver may run. */
 enum { UNKNOWN, BOUND, WAITING, LATE };
-struct resolved {
-    uintptr_t value;
-    uint8_t state;
-};
 
 struct pass {
     struct load *ld;
     struct module *m;
-    struct resolved *syms;
+    uintptr_t *values; /* by symbol index, once its state is BOUND or LATE */
+    uint8_t *states;
     struct missing *missing;
     bool deferred;  /* second pass: only what waited for an IFUNC */
     bool pending;   /* first pass left something for the second */
@@ -82,10 +79,8 @@ static void note_missing(struct pass *p, const char *name, const char *version, 
 
 static const char *version_of(const struct module *m, size_t symidx)
 {
-    if (!m->versym)
-        return NULL;
-    unsigned ndx = m->versym[symidx] & 0x7fff;
-    return ndx >= 2 && ndx < m->nversions ? m->versions[ndx].name : NULL;
+    const struct version *v = symbol_version(m, symidx);
+    return v ? v->name : NULL;
 }
 
 static void trace_binding(const struct module *m, const char *name, const char *version,
@@ -107,13 +102,17 @@ static void trace_binding(const struct module *m, const char *name, const char *
           defver ? defver : "", (unsigned long)b->value);
 }
 
-/* resolve(), timed and counted for LDR_DEBUG=statistics. */
-static int bind_symbol(struct pass *p, struct symref *ref, struct binding *b)
+/* resolve() for symbol SYMIDX of the module, timed and counted for
+ * LDR_DEBUG=statistics. */
+static int bind_symbol(struct pass *p, size_t symidx, struct symref *ref, struct binding *b)
 {
+    const Elf64_Sym *s = &p->m->symtab[symidx];
+    const Elf64_Sym *own = is_definition(s) ? s : NULL;
+    symref_of(ref, p->m, symidx);
     if (!tracing(T_STATS))
-        return resolve(p->ld, p->m, ref, b);
+        return resolve(p->ld, p->m, ref, own, b);
     uint64_t t = stats_now();
-    int r = resolve(p->ld, p->m, ref, b);
+    int r = resolve(p->ld, p->m, ref, own, b);
     p->ld->stats.bind_ns += stats_now() - t;
     p->ld->stats.bound += r == 0;
     return r;
@@ -123,9 +122,9 @@ static int bind_symbol(struct pass *p, struct symref *ref, struct binding *b)
 static int symbol_value(struct pass *p, size_t symidx, uintptr_t *value)
 {
     struct module *m = p->m;
-    struct resolved *r = &p->syms[symidx];
-    if (r->state == BOUND || r->state == LATE) {
-        *value = r->value;
+    uint8_t *state = &p->states[symidx];
+    if (*state == BOUND || *state == LATE) {
+        *value = p->values[symidx];
         return 0;
     }
     const Elf64_Sym *s = &m->symtab[symidx];
@@ -148,15 +147,14 @@ static int symbol_value(struct pass *p, size_t symidx, uintptr_t *value)
         }
     } else {
         struct symref ref;
-        symref_init(&ref, name, version);
-        res = bind_symbol(p, &ref, &b);
+        res = bind_symbol(p, symidx, &ref, &b);
     }
     if (res == -2)
         return -1;
     if (res == 1) {
         if (p->deferred)
             return fail(m->path, "%s binds to an IFUNC in a module not yet relocated (a dependency cycle)", name);
-        r->state = WAITING;
+        *state = WAITING;
         return 1;
     }
     if (res == -1) {
@@ -167,9 +165,9 @@ static int symbol_value(struct pass *p, size_t symidx, uintptr_t *value)
     }
     if (res == 0 || ELF64_ST_BIND(s->st_info) == STB_WEAK)
         trace_binding(m, name, version, &b);
-    r->value = b.value;
-    r->state = p->deferred ? LATE : BOUND;
-    *value = r->value;
+    p->values[symidx] = b.value;
+    *state = p->deferred ? LATE : BOUND;
+    *value = b.value;
     return 0;
 }
 
@@ -194,8 +192,7 @@ static int tls_target(struct pass *p, size_t symidx, struct tls_target *t)
         const char *name = m->strtab + s->st_name, *version = version_of(m, symidx);
         struct symref ref;
         struct binding b;
-        symref_init(&ref, name, version);
-        int res = bind_symbol(p, &ref, &b);
+        int res = bind_symbol(p, symidx, &ref, &b);
         if (res == -2)
             return -1;
         if (res != 0) {
@@ -292,7 +289,7 @@ static int apply_tls(struct pass *p, const Elf64_Rela *rel, enum reloc_kind kind
     return 0;
 }
 
-static int apply(struct pass *p, const Elf64_Rela *rel)
+__attribute__((noinline)) static int apply(struct pass *p, const Elf64_Rela *rel)
 {
     struct module *m = p->m;
     unsigned type = ELF64_R_TYPE(rel->r_info);
@@ -300,19 +297,10 @@ static int apply(struct pass *p, const Elf64_Rela *rel)
     enum reloc_kind kind = reloc_kind_of(type);
     if (kind == RK_NONE)
         return 0;
-    if (kind == RK_UNSUPPORTED)
-        return fail(m->path, "unsupported relocation type %u (R_X86_64_%s) at offset %#lx", type,
-                    reloc_type_name(type), (unsigned long)rel->r_offset);
-    if (!writable_at(m, rel->r_offset, kind == RK_TLSDESC ? 16 : 8))
-        return fail(m->path, "relocation R_X86_64_%s at offset %#lx lies outside the writable image",
-                    reloc_type_name(type), (unsigned long)rel->r_offset);
-    if (symidx >= m->nsyms)
-        return fail(m->path, "relocation at offset %#lx names symbol %zu of %zu",
-                    (unsigned long)rel->r_offset, symidx, m->nsyms);
     bool with_symbol = symidx && (kind == RK_ABS || kind == RK_GOT || kind == RK_PLT);
     /* The second pass applies only what the first left waiting. */
     if (p->deferred && kind != RK_IRELATIVE &&
-        !(with_symbol && (p->syms[symidx].state == WAITING || p->syms[symidx].state == LATE)))
+        !(with_symbol && (p->states[symidx] == WAITING || p->states[symidx] == LATE)))
         return 0;
     /* Counted once: an IRELATIVE in the second pass, which applies it. */
     if (p->deferred == (kind == RK_IRELATIVE))
@@ -365,69 +353,188 @@ static int apply(struct pass *p, const Elf64_Rela *rel)
     return 0;
 }
 
-/* RELR: an address word, then bitmaps of the following words. */
-static int apply_relr(struct load *ld, struct module *m)
+/* RELR: an address word, then bitmaps of the following words. FN(ARG,
+ * offset) for each word the table relocates, until FN fails. */
+static int each_relr(const struct module *m, int (*fn)(void *arg, uintptr_t at), void *arg)
 {
     uintptr_t where = 0;
     for (size_t i = 0; i < m->nrelr; i++) {
         uint64_t entry = m->relr[i];
         if (!(entry & 1)) {
-            where = entry;
-            if (!writable_at(m, where, 8))
-                return fail(m->path, "RELR relocation at offset %#lx lies outside the writable image",
-                            (unsigned long)where);
-            store_word(m->base + where, load_word(m->base + where) + m->base);
-            ld->stats.relr++;
-            where += 8;
+            if (fn(arg, entry) < 0)
+                return -1;
+            where = entry + 8;
             continue;
         }
-        for (unsigned bit = 1; bit < 64; bit++) {
-            if (!((entry >> bit) & 1))
-                continue;
-            uintptr_t at = where + (bit - 1) * 8;
-            if (!writable_at(m, at, 8))
-                return fail(m->path, "RELR relocation at offset %#lx lies outside the writable image",
-                            (unsigned long)at);
-            store_word(m->base + at, load_word(m->base + at) + m->base);
-            ld->stats.relr++;
-        }
+        for (unsigned bit = 1; bit < 64; bit++)
+            if (((entry >> bit) & 1) && fn(arg, where + (bit - 1) * 8) < 0)
+                return -1;
         where += 63 * 8;
     }
-    if (m->nrelr)
-        trace(T_RELOC, "%s: RELR %zu entries applied", m->path, m->nrelr);
+    return 0;
+}
+
+static int relr_apply(void *arg, uintptr_t at)
+{
+    struct pass *p = arg;
+    uintptr_t base = p->m->base;
+    store_word(base + at, load_word(base + at) + base);
+    p->ld->stats.relr++;
+    return 0;
+}
+
+/* Before anything is written: every relocation's type is one ldr applies,
+ * its symbol lies in the table and its target in a writable segment. The
+ * walk also counts the TLS descriptors and marks the pages written, so
+ * that they can be faulted in at once; afterwards the application loops
+ * check nothing. */
+struct plan {
+    const struct module *m;
+    uintptr_t lo;          /* the image's first vaddr: pages counts from there */
+    bool in_seg;           /* a target seen: the writable segment it lies in, */
+    uintptr_t seg_start;   /* its start */
+    uintptr_t seg_last;    /* and the last offset in it a word may start at */
+    unsigned char *pages;  /* a bit per page of the image */
+    size_t ndesc;
+};
+
+static void plan_page(struct plan *pl, uintptr_t at)
+{
+    size_t page = (at - pl->lo) / 4096;
+    pl->pages[page / 8] |= 1u << (page % 8);
+}
+
+static bool plan_target(struct plan *pl, uintptr_t at, size_t len)
+{
+    if (!pl->in_seg || at - pl->seg_start > pl->seg_last || pl->seg_last - (at - pl->seg_start) < len - 8) {
+        const Elf64_Phdr *s = writable_segment(pl->m, at, len);
+        if (!s)
+            return false;
+        pl->in_seg = true;
+        pl->seg_start = s->p_vaddr;
+        pl->seg_last = s->p_memsz - 8; /* it holds this target, 8 bytes at least */
+    }
+    plan_page(pl, at);
+    plan_page(pl, at + len - 1);
+    return true;
+}
+
+static int plan_relr(void *arg, uintptr_t at)
+{
+    struct plan *pl = arg;
+    if (!plan_target(pl, at, 8))
+        return fail(pl->m->path, "RELR relocation at offset %#lx lies outside the writable image",
+                    (unsigned long)at);
+    return 0;
+}
+
+/* Out of line, as apply() is: the loops that call them stay small. */
+__attribute__((noinline)) static int plan_rela(struct plan *pl, const Elf64_Rela *rel)
+{
+    const struct module *m = pl->m;
+    unsigned type = ELF64_R_TYPE(rel->r_info);
+    size_t symidx = ELF64_R_SYM(rel->r_info);
+    enum reloc_kind kind = reloc_kind_of(type);
+    if (kind == RK_NONE)
+        return 0;
+    if (kind == RK_UNSUPPORTED)
+        return fail(m->path, "unsupported relocation type %u (R_X86_64_%s) at offset %#lx", type,
+                    reloc_type_name(type), (unsigned long)rel->r_offset);
+    if (!plan_target(pl, rel->r_offset, kind == RK_TLSDESC ? 16 : 8))
+        return fail(m->path, "relocation R_X86_64_%s at offset %#lx lies outside the writable image",
+                    reloc_type_name(type), (unsigned long)rel->r_offset);
+    if (symidx >= m->nsyms)
+        return fail(m->path, "relocation at offset %#lx names symbol %zu of %zu",
+                    (unsigned long)rel->r_offset, symidx, m->nsyms);
+    pl->ndesc += kind == RK_TLSDESC;
+    return 0;
+}
+
+/* A RELATIVE word inside the segment of the last target, on one page,
+ * needs nothing more than its page marked. The segment is kept in locals:
+ * stores to the bitmap could alias the plan's fields. */
+static int plan_table(struct plan *pl, const Elf64_Rela *rel, size_t n)
+{
+    uintptr_t start = pl->seg_start, last = pl->seg_last, lo = pl->lo;
+    bool in_seg = pl->in_seg;
+    unsigned char *pages = pl->pages;
+    for (size_t i = 0; i < n; i++) {
+        uintptr_t at = rel[i].r_offset;
+        if (ELF64_R_TYPE(rel[i].r_info) == LDR_R_RELATIVE && in_seg && at - start <= last &&
+            at % 4096 <= 4096 - 8) {
+            size_t page = (at - lo) / 4096;
+            pages[page / 8] |= 1u << (page % 8);
+        } else {
+            if (plan_rela(pl, &rel[i]) < 0)
+                return -1;
+            in_seg = pl->in_seg;
+            start = pl->seg_start;
+            last = pl->seg_last;
+        }
+    }
+    return 0;
+}
+
+static int plan(struct plan *pl)
+{
+    const struct module *m = pl->m;
+    pl->lo = (uintptr_t)m->map_start - m->base;
+    if (each_relr(m, plan_relr, pl) < 0 || plan_table(pl, m->rela, m->nrela) < 0)
+        return -1;
+    return plan_table(pl, m->jmprel, m->njmprel);
+}
+
+/* Most of a large library's relocations are RELATIVE: they take a loop
+ * of their own, the rest go through apply(). */
+static int walk_table(struct pass *p, const Elf64_Rela *rel, size_t n)
+{
+    uintptr_t base = p->m->base;
+    bool quick = !p->deferred && !tracing(T_RELOC);
+    unsigned long relative = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (quick && ELF64_R_TYPE(rel[i].r_info) == LDR_R_RELATIVE) {
+            store_word(base + rel[i].r_offset, base + rel[i].r_addend);
+            relative++;
+        } else if (apply(p, &rel[i]) < 0) {
+            return -1;
+        }
+    }
+    p->ld->stats.by_type[LDR_R_RELATIVE] += relative;
     return 0;
 }
 
 static int walk(struct pass *p)
 {
-    const struct module *m = p->m;
-    for (size_t i = 0; i < m->nrela; i++)
-        if (apply(p, &m->rela[i]) < 0)
-            return -1;
-    for (size_t i = 0; i < m->njmprel; i++)
-        if (apply(p, &m->jmprel[i]) < 0)
-            return -1;
-    return 0;
+    return walk_table(p, p->m->rela, p->m->nrela) < 0 ? -1 : walk_table(p, p->m->jmprel, p->m->njmprel);
 }
 
 static int relocate_module(struct load *ld, struct module *m, struct missing *missing)
 {
+    struct plan pl = {.m = m, .pages = calloc(m->map_size / 4096 / 8 + 1, 1)};
+    if (!pl.pages)
+        return fail(m->path, "out of memory");
+    int r = plan(&pl);
+    if (r == 0)
+        prefault_pages(m, pl.pages);
+    free(pl.pages);
+    if (r < 0)
+        return -1;
+
     struct pass p = {.ld = ld, .m = m, .missing = missing};
-    size_t ndesc = 0;
-    for (size_t i = 0; i < m->nrela + m->njmprel; i++) {
-        const Elf64_Rela *r = i < m->nrela ? &m->rela[i] : &m->jmprel[i - m->nrela];
-        ndesc += reloc_kind_of(ELF64_R_TYPE(r->r_info)) == RK_TLSDESC;
-    }
-    p.syms = calloc(m->nsyms ? m->nsyms : 1, sizeof *p.syms);
-    if (ndesc && !m->tlsdesc)
-        m->tlsdesc = calloc(ndesc, sizeof *m->tlsdesc);
-    if (!p.syms || (ndesc && !m->tlsdesc)) {
-        free(p.syms);
+    size_t nsyms = m->nsyms ? m->nsyms : 1;
+    p.values = malloc(nsyms * (sizeof *p.values + sizeof *p.states));
+    if (pl.ndesc && !m->tlsdesc)
+        m->tlsdesc = calloc(pl.ndesc, sizeof *m->tlsdesc);
+    if (!p.values || (pl.ndesc && !m->tlsdesc)) {
+        free(p.values);
         return fail(m->path, "out of memory");
     }
-    int r = apply_relr(ld, m);
-    if (r == 0)
-        r = walk(&p);
+    p.states = (uint8_t *)(p.values + nsyms);
+    memset(p.states, UNKNOWN, nsyms);
+    each_relr(m, relr_apply, &p);
+    if (m->nrelr)
+        trace(T_RELOC, "%s: RELR %zu entries applied", m->path, m->nrelr);
+    r = walk(&p);
     if (r == 0) {
         m->relocated = true;
         if (p.pending) {
@@ -435,7 +542,7 @@ static int relocate_module(struct load *ld, struct module *m, struct missing *mi
             r = walk(&p);
         }
     }
-    free(p.syms);
+    free(p.values);
     return r;
 }
 

@@ -6,74 +6,14 @@
  *      (a DT_SYMBOLIC module looks in itself before anything else);
  *   3. unless the load is LDR_STRICT, a fallback for a version the host's
  *      glibc lacks (compat.c).
- * Answers are cached per load: the modules of one load import the same
- * C runtime names over and over. */
+ * Each module remembers what its symbols bound to (reloc.c); the search
+ * itself is cheap next to any cache of it, whose pages a large library's
+ * load would fault in by the thousand.
+ */
 #include <stdlib.h>
 #include <string.h>
 
 #include "ldr_internal.h"
-
-struct cache_entry {
-    uint64_t hash;
-    const char *name, *version;
-    struct binding b;
-    bool used, found;
-};
-
-struct resolve_cache {
-    struct cache_entry *slots;
-    size_t cap, count;
-};
-
-/* The hashes symref_init computed anyway: hashing the name again would
- * cost more than the lookups the cache saves. */
-static uint64_t key_of(const struct symref *ref)
-{
-    return (uint64_t)ref->version_hash << 32 | ref->gnu_hash;
-}
-
-static struct cache_entry *cache_slot(struct resolve_cache *c, uint64_t h, const struct symref *ref)
-{
-    for (size_t i = h & (c->cap - 1);; i = (i + 1) & (c->cap - 1)) {
-        struct cache_entry *e = &c->slots[i];
-        if (!e->used)
-            return e;
-        if (e->hash == h && strcmp(e->name, ref->name) == 0 &&
-            (e->version == ref->version ||
-             (e->version && ref->version && strcmp(e->version, ref->version) == 0)))
-            return e;
-    }
-}
-
-/* Doubles C, or grows it to at least NEED slots. */
-static bool cache_grow(struct resolve_cache *c, size_t need)
-{
-    size_t ncap = c->cap ? c->cap * 2 : 64;
-    while (ncap < need)
-        ncap *= 2;
-    struct cache_entry *old = c->slots;
-    size_t ocap = c->cap;
-    c->slots = calloc(ncap, sizeof *c->slots);
-    if (!c->slots) {
-        c->slots = old;
-        return false;
-    }
-    c->cap = ncap;
-    for (size_t i = 0; i < ocap; i++)
-        if (old[i].used) {
-            struct symref ref = {.name = old[i].name, .version = old[i].version};
-            *cache_slot(c, old[i].hash, &ref) = old[i];
-        }
-    free(old);
-    return true;
-}
-
-static void cache_free(struct resolve_cache *c)
-{
-    if (c)
-        free(c->slots);
-    free(c);
-}
 
 /* STB_GNU_UNIQUE (C++ template statics, inline variables): one definition
  * per name in the process, versions aside. As in the system loader, the
@@ -123,7 +63,8 @@ static void settle_unique(struct load *ld, const struct symref *ref, struct bind
     any.version = NULL;
     any.newest = true;
     for (size_t i = 0; ld && i < ld->nscope; i++) {
-        void *addr = ld->scope[i].host ? host_find(ld->scope[i].host, &any) : NULL;
+        const struct scope_entry *e = &ld->scope[i];
+        void *addr = e->host ? host_view_find(e->mod, &any) : e->handle ? host_find(e->handle, &any) : NULL;
         if (addr) {
             *b = (struct binding){.value = (uintptr_t)addr};
             return;
@@ -136,48 +77,50 @@ static void settle_unique(struct load *ld, const struct symref *ref, struct bind
     }
 }
 
-static bool find_in_scope_entry(const struct dep *d, struct symref *ref, struct binding *out)
+static bool found_in_module(const struct module *m, const Elf64_Sym *sym, struct binding *out)
 {
-    if (d->mod) {
-        const Elf64_Sym *sym = find_in_module(d->mod, ref);
-        if (!sym)
-            return false;
-        out->mod = d->mod;
-        out->sym = sym;
-        out->where = out->mod->path;
-        out->value = 0;
-        return true;
-    }
-    void *addr = host_find(d->host, ref);
-    if (!addr)
-        return false;
-    out->mod = NULL;
-    out->sym = NULL;
-    out->where = NULL;
-    out->value = (uintptr_t)addr;
+    *out = (struct binding){.mod = m, .sym = sym, .where = m->path};
     return true;
 }
 
-static bool lookup(struct load *ld, const struct module *from, struct symref *ref,
+static bool found_in_host(void *addr, struct binding *out)
+{
+    *out = (struct binding){.value = (uintptr_t)addr};
+    return addr != NULL;
+}
+
+static bool find_in_scope_entry(const struct scope_entry *e, struct symref *ref, struct binding *out)
+{
+    if (e->host)
+        return found_in_host(host_view_find(e->mod, ref), out);
+    if (e->handle)
+        return found_in_host(host_find(e->handle, ref), out);
+    const Elf64_Sym *sym = find_in_module(e->mod, ref);
+    return sym && found_in_module(e->mod, sym, out);
+}
+
+/* OWN: the definition the reference's own symbol entry is, if it is one.
+ * Once the search reaches the referring module, that is what a search of
+ * the module finds, unless the file's hash table says otherwise. */
+static bool lookup(struct load *ld, const struct module *from, struct symref *ref, const Elf64_Sym *own,
                    struct binding *out)
 {
-    void *hook = find_hook(ref->name);
+    void *hook = find_hook(ref);
     if (hook) {
         *out = (struct binding){.value = (uintptr_t)hook, .where = "ldr"};
         return true;
     }
-    void *addr = host_find(RTLD_DEFAULT, ref);
-    if (addr) {
-        *out = (struct binding){.value = (uintptr_t)addr};
+    if (found_in_host(host_find(RTLD_DEFAULT, ref), out))
         return true;
-    }
-    for (size_t i = 0; i < ld->nscope; i++)
-        if ((!ld->scope[i].host || !host_in_global(ld->scope[i].host)) &&
-            find_in_scope_entry(&ld->scope[i], ref, out)) {
+    for (size_t i = 0; i < ld->nscope; i++) {
+        const struct scope_entry *e = &ld->scope[i];
+        bool self = e->mod == from && own && finds_itself(from, own, ref);
+        if (self ? found_in_module(from, own, out) : find_in_scope_entry(e, ref, out)) {
             if (out->mod && ELF64_ST_BIND(out->sym->st_info) == STB_GNU_UNIQUE)
                 settle_unique(ld, ref, out);
             return true;
         }
+    }
     return !(ld->flags & LDR_STRICT) && compat_find(from, ref, out);
 }
 
@@ -200,83 +143,82 @@ static int settle(struct binding *b)
 /* 0: bound (out filled); 1: bound to an IFUNC not yet callable, try again
  * after the defining module is relocated; -1: nothing defines it; -2: an
  * error, which ldr_error() reports. */
-int resolve(struct load *ld, const struct module *from, struct symref *ref, struct binding *out)
+int resolve(struct load *ld, const struct module *from, struct symref *ref, const Elf64_Sym *own,
+            struct binding *out)
 {
-    if (from->symbolic) {
-        struct dep self = {.mod = (struct module *)from};
-        if (find_in_scope_entry(&self, ref, out)) {
-            int r = settle(out);
-            return r < 0 ? -2 : r;
-        }
-    }
-    struct resolve_cache *c = ld->cache;
-    if (!c) {
-        /* Sized at once for every symbol the load's modules could name:
-         * growing by doubling cleared and rehashed a large library's
-         * table many times over (a tenth of SQLite's load). */
-        size_t nsyms = 0;
-        for (size_t i = 0; i < ld->nmods; i++)
-            nsyms += ld->mods[i]->nsyms;
-        if ((c = ld->cache = calloc(1, sizeof *c)) == NULL || !cache_grow(c, nsyms))
-            return fail(from->path, "out of memory") - 1;
-    }
-    if ((c->count + 1) * 2 > c->cap && !cache_grow(c, 0))
-        return fail(from->path, "out of memory") - 1;
-    uint64_t h = key_of(ref);
-    struct cache_entry *e = cache_slot(c, h, ref);
-    if (!e->used) {
-        e->found = lookup(ld, from, ref, &e->b);
-        e->used = true;
-        e->hash = h;
-        e->name = ref->name;
-        e->version = ref->version;
-        c->count++;
-    }
-    if (!e->found) {
-        out->where = e->b.where; /* why, when ldr knows */
-        return -1;
-    }
-    int r = settle(&e->b);
-    *out = e->b;
+    /* A DT_SYMBOLIC module looks in itself first. */
+    const Elf64_Sym *first = NULL;
+    if (from->symbolic)
+        first = own && finds_itself(from, own, ref) ? own : find_in_module(from, ref);
+    bool found = first ? found_in_module(from, first, out) : lookup(ld, from, ref, own, out);
+    if (!found)
+        return -1; /* out->where says why, when ldr knows */
+    int r = settle(out);
     return r < 0 ? -2 : r;
 }
 
-static int scope_add(struct load *ld, struct dep d, size_t *cap)
+static int scope_add(struct load *ld, struct scope_entry e, size_t *cap)
 {
     for (size_t i = 0; i < ld->nscope; i++)
-        if ((d.mod && ld->scope[i].mod == d.mod) || (d.host && ld->scope[i].host == d.host))
+        if (e.mod ? ld->scope[i].mod == e.mod : ld->scope[i].handle == e.handle)
             return 0;
     if (ld->nscope == *cap) {
         size_t ncap = *cap ? *cap * 2 : 16;
-        struct dep *s = realloc(ld->scope, ncap * sizeof *s);
+        struct scope_entry *s = realloc(ld->scope, ncap * sizeof *s);
         if (!s)
             return fail(ld->root->path, "out of memory");
         ld->scope = s;
         *cap = ncap;
     }
-    ld->scope[ld->nscope++] = d;
+    ld->scope[ld->nscope++] = e;
     return 0;
 }
 
-/* The root, then its dependencies breadth-first, each once. */
+/* A library of the system loader's, as a scope entry: its view, searched
+ * by ldr itself, unless the global search covers it; without a view (no
+ * load active), its handle. */
+static int scope_add_host(struct load *ld, const struct module *view, bool covered, void *handle,
+                          size_t *cap)
+{
+    if (view)
+        return covered ? 0 : scope_add(ld, (struct scope_entry){.mod = view, .host = true}, cap);
+    return handle ? scope_add(ld, (struct scope_entry){.handle = handle}, cap) : 0;
+}
+
+/* The root, then its dependencies breadth-first, each once; those of a
+ * host library too, as the system loader's scope for the load would
+ * have them. */
 int scope_build(struct load *ld)
 {
     size_t cap = 0;
-    if (scope_add(ld, (struct dep){.mod = ld->root}, &cap) < 0)
+    if (scope_add(ld, (struct scope_entry){.mod = ld->root}, &cap) < 0)
         return -1;
     for (size_t i = 0; i < ld->nscope; i++) {
-        const struct module *m = ld->scope[i].mod;
-        for (size_t j = 0; m && j < m->ndeps; j++)
-            if (scope_add(ld, m->deps[j], &cap) < 0)
-                return -1;
+        const struct scope_entry e = ld->scope[i];
+        const struct module *m = e.mod;
+        bool covered;
+        int r = 0;
+        for (size_t j = 0; m && !e.host && j < m->ndeps && r == 0; j++) {
+            const struct dep *d = &m->deps[j];
+            if (d->mod) {
+                r = scope_add(ld, (struct scope_entry){.mod = d->mod}, &cap);
+            } else {
+                const struct module *view = host_view_of(d->host, &covered);
+                r = scope_add_host(ld, view, covered, d->host, &cap);
+            }
+        }
+        for (size_t j = 0; e.host && j < m->nneeded && r == 0; j++) {
+            const struct module *view = host_view_named(m->strtab + m->needed[j], &covered);
+            r = scope_add_host(ld, view, covered, NULL, &cap);
+        }
+        if (r < 0)
+            return -1;
     }
     return 0;
 }
 
 void load_release(struct load *ld)
 {
-    cache_free(ld->cache);
-    ld->cache = NULL;
     free(ld->scope);
     ld->scope = NULL;
     free(ld->mods);
@@ -288,7 +230,7 @@ void load_release(struct load *ld)
 void *find_exported(struct module *m, struct symref *ref)
 {
     /* The module itself answers most lookups: no scope to build for them. */
-    struct dep self = {.mod = m};
+    struct scope_entry self = {.mod = m};
     struct binding b;
     if (find_in_scope_entry(&self, ref, &b))
         return settle(&b) == 0 ? (void *)b.value : NULL;

@@ -6,12 +6,19 @@
 
 #include "ldr_internal.h"
 
-static uint32_t gnu_hash(const char *s)
+uint32_t elf_gnu_hash(const char *s)
 {
+    /* Two characters a step (h * 33 * 33 + c0 * 33 + c1): every reference
+     * of every load is hashed, and names of C++ symbols are long. */
+    const unsigned char *p = (const unsigned char *)s;
     uint32_t h = 5381;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-        h = h * 33 + *p;
-    return h;
+    for (;; p += 2) {
+        if (!p[0])
+            return h;
+        if (!p[1])
+            return h * 33 + p[0];
+        h = h * (33 * 33) + p[0] * 33u + p[1];
+    }
 }
 
 uint32_t elf_sysv_hash(const char *s)
@@ -26,14 +33,35 @@ uint32_t elf_sysv_hash(const char *s)
     return h;
 }
 
-void symref_init(struct symref *ref, const char *name, const char *version)
+static void symref_set(struct symref *ref, const char *name, const char *version, uint32_t version_hash)
 {
     ref->name = name;
     ref->version = version;
-    ref->version_hash = version ? elf_sysv_hash(version) : 0;
-    ref->gnu_hash = gnu_hash(name);
+    ref->version_hash = version_hash;
+    ref->gnu_hash = elf_gnu_hash(name);
     ref->have_sysv = false;
     ref->newest = false;
+}
+
+void symref_init(struct symref *ref, const char *name, const char *version)
+{
+    symref_set(ref, name, version, version ? elf_sysv_hash(version) : 0);
+}
+
+/* The reference symbol SYMIDX of M makes. Its version's hash was computed
+ * once, when the module's version table was read. */
+void symref_of(struct symref *ref, const struct module *m, size_t symidx)
+{
+    const struct version *v = symbol_version(m, symidx);
+    symref_set(ref, m->strtab + m->symtab[symidx].st_name, v ? v->name : NULL, v ? v->hash : 0);
+}
+
+const struct version *symbol_version(const struct module *m, size_t symidx)
+{
+    if (!m->versym)
+        return NULL;
+    unsigned ndx = m->versym[symidx] & 0x7fff;
+    return ndx >= 2 && ndx < m->nversions && m->versions[ndx].name ? &m->versions[ndx] : NULL;
 }
 
 /* How well definition INDEX of M answers REF, as the system loader judges:
@@ -86,7 +114,7 @@ bool set_version(struct module *m, unsigned ndx, const char *name, uint32_t hash
     return true;
 }
 
-static bool is_definition(const Elf64_Sym *s)
+bool is_definition(const Elf64_Sym *s)
 {
     unsigned bind = ELF64_ST_BIND(s->st_info), type = ELF64_ST_TYPE(s->st_info);
     if (s->st_shndx == SHN_UNDEF)
@@ -122,13 +150,10 @@ static bool consider(const struct module *m, size_t i, const struct symref *ref,
     return false;
 }
 
-static const Elf64_Sym *find_gnu(const struct module *m, const struct symref *ref)
+/* After the Bloom filter (ldr_internal.h) let REF's hash pass. */
+const Elf64_Sym *find_gnu_chain(const struct module *m, const struct symref *ref)
 {
     uint32_t h = ref->gnu_hash;
-    uint64_t word = m->gnu_bloom[(h / 64) & (m->gnu_bloom_size - 1)];
-    uint64_t mask = ((uint64_t)1 << (h % 64)) | ((uint64_t)1 << ((h >> m->gnu_bloom_shift) % 64));
-    if ((word & mask) != mask)
-        return NULL;
     uint32_t i = m->gnu_buckets[h % m->gnu_nbuckets];
     if (i < m->gnu_symoffset)
         return NULL;
@@ -143,7 +168,7 @@ static const Elf64_Sym *find_gnu(const struct module *m, const struct symref *re
     }
 }
 
-static const Elf64_Sym *find_sysv(const struct module *m, struct symref *ref)
+const Elf64_Sym *find_sysv(const struct module *m, struct symref *ref)
 {
     if (!ref->have_sysv) {
         ref->sysv_hash = elf_sysv_hash(ref->name);
@@ -160,12 +185,28 @@ static const Elf64_Sym *find_sysv(const struct module *m, struct symref *ref)
     return best;
 }
 
-const Elf64_Sym *find_in_module(const struct module *m, struct symref *ref)
+/* Whether a search of M for REF would find OWN, a definition in M that
+ * REF was made from, without the search: REF's GNU hash chain reaches OWN
+ * and holds no earlier symbol of the same hash (a duplicate name). No
+ * means only that the search must be made. */
+bool finds_itself(const struct module *m, const Elf64_Sym *own, const struct symref *ref)
 {
-    if (m->gnu_buckets)
-        return find_gnu(m, ref);
-    return find_sysv(m, ref);
+    uint32_t h = ref->gnu_hash, i = (uint32_t)(own - m->symtab);
+    if (!m->gnu_buckets || i < m->gnu_symoffset)
+        return false;
+    if (!gnu_bloom_passes(m, h))
+        return false;
+    uint32_t j = m->gnu_buckets[h % m->gnu_nbuckets];
+    if (j < m->gnu_symoffset || j > i)
+        return false;
+    for (; j < i; j++) {
+        uint32_t c = m->gnu_chain[j - m->gnu_symoffset];
+        if ((c | 1) == (h | 1) || (c & 1))
+            return false;
+    }
+    return (m->gnu_chain[i - m->gnu_symoffset] | 1) == (h | 1) && version_fit(m, i, ref) == EXACT_FIT;
 }
+
 
 /* The address a definition stands for; an IFUNC's resolver is called,
  * and NULL returned when the resolver does not lie in the module's code. */
@@ -187,8 +228,8 @@ static void report_definition(const struct module *m, size_t i, const char *name
     const Elf64_Sym *s = &m->symtab[i];
     if (!is_definition(s) || strcmp(m->strtab + s->st_name, name) != 0)
         return;
-    unsigned ndx = m->versym ? m->versym[i] & 0x7fff : 0;
-    fn(arg, ndx >= 2 && ndx < m->nversions ? m->versions[ndx].name : NULL);
+    const struct version *v = symbol_version(m, i);
+    fn(arg, v ? v->name : NULL);
 }
 
 /* Every definition of NAME in M, whatever its version: FN(ARG, version)
@@ -198,7 +239,7 @@ void each_definition(const struct module *m, const char *name, void (*fn)(void *
                      void *arg)
 {
     if (m->gnu_buckets) {
-        uint32_t h = gnu_hash(name);
+        uint32_t h = elf_gnu_hash(name);
         uint32_t i = m->gnu_buckets[h % m->gnu_nbuckets];
         for (; i >= m->gnu_symoffset; i++) {
             uint32_t c = m->gnu_chain[i - m->gnu_symoffset];

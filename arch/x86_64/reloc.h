@@ -24,6 +24,10 @@ enum reloc_kind {
     RK_UNSUPPORTED
 };
 
+/* The type most relocations of a large library have (RK_RELATIVE), for
+ * the loops that apply and check it without a dispatch. */
+#define LDR_R_RELATIVE R_X86_64_RELATIVE
+
 static inline enum reloc_kind reloc_kind_of(unsigned type)
 {
     switch (type) {
