@@ -1,8 +1,13 @@
 /* The load benchmark's driver:
- *     bench-run [-n RUNS] HELPER LIBRARY...
+ *     bench-run [-n RUNS] [-w WARM] HELPER LIBRARY...
  * For each library, runs HELPER (bench-load) RUNS times with ldr and RUNS
  * times with dlopen, alternating, each run a fresh process, and prints the
- * medians side by side. RUNS defaults to $BENCH_RUNS, else 31. */
+ * medians side by side. RUNS defaults to $BENCH_RUNS, else 31. Then, in
+ * fresh processes of their own (MEM_RUNS of each loader, alternating), the
+ * memory an open leaves (bench-load -m): the heap it retains as the first
+ * open of the process and, with -w, as one more module once WARM has been
+ * opened and closed; the resident pages of the library's image. Medians
+ * side by side. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -11,22 +16,52 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "bench.h"
+
 #define DEFAULT_RUNS 31
+/* The memory figures barely move from run to run: a few runs suffice. */
+#define MEM_RUNS 3
 /* A helper that hangs is killed (the alarm survives exec) and reported. */
 #define HELPER_SECONDS 60
 /* The cells of a row after the library's name. */
 #define ROW "%-22s %-22s %6s %10s %8s"
+/* Three groups of ldr, dlopen, ratio, then the span. */
+#define MEM_GROUP " %7s %6s %5s"
+#define MEM_ROW MEM_GROUP "  " MEM_GROUP "  " MEM_GROUP " %7s"
+
+/* The figures a helper prints on one line: at most three. */
+#define FIELDS 3
 
 struct series {
-    double *open_us, *close_us;
+    double *v[FIELDS];
     int n;
     char failure[512]; /* set when a run refused or crashed; no more runs */
 };
 
-static const char *helper;
+static const char *helper, *warm;
 
-/* One helper run. Returns 0 and the times, or -1 with S->failure set. */
-static int run_once(const char *mode, const char *lib, struct series *s)
+static void series_init(struct series *s, int runs)
+{
+    *s = (struct series){ .n = 0 };
+    for (int i = 0; i < FIELDS; i++)
+        if (!(s->v[i] = calloc(runs, sizeof(double)))) {
+            perror("calloc");
+            exit(1);
+        }
+}
+
+static void series_free(struct series *s)
+{
+    for (int i = 0; i < FIELDS; i++)
+        free(s->v[i]);
+}
+
+/* How a helper run measures. */
+enum what { TIME, MEMORY, MEMORY_WARM };
+
+/* One helper run: HELPER [-m [-w WARM]] MODE LIB, which prints NFIELDS
+ * numbers. Returns 0 and appends them to S, or -1 with S->failure set. */
+static int run_once(enum what what, const char *mode, const char *lib, int nfields, struct series *s)
 {
     int fd[2];
     if (pipe(fd) < 0) {
@@ -43,7 +78,12 @@ static int run_once(const char *mode, const char *lib, struct series *s)
         dup2(fd[1], STDOUT_FILENO);
         close(fd[1]);
         alarm(HELPER_SECONDS);
-        execl(helper, helper, mode, lib, (char *)NULL);
+        if (what == MEMORY_WARM)
+            execl(helper, helper, "-m", "-w", warm, mode, lib, (char *)NULL);
+        else if (what == MEMORY)
+            execl(helper, helper, "-m", mode, lib, (char *)NULL);
+        else
+            execl(helper, helper, mode, lib, (char *)NULL);
         printf("refused: cannot run %s: %s\n", helper, strerror(errno));
         _exit(127);
     }
@@ -65,10 +105,10 @@ static int run_once(const char *mode, const char *lib, struct series *s)
                  strsignal(WTERMSIG(status)));
         return -1;
     }
-    long long open_ns, close_ns;
-    if (WEXITSTATUS(status) == 0 && sscanf(out, "%lld %lld", &open_ns, &close_ns) == 2) {
-        s->open_us[s->n] = open_ns / 1000.0;
-        s->close_us[s->n] = close_ns / 1000.0;
+    long long f[FIELDS];
+    if (WEXITSTATUS(status) == 0 && sscanf(out, "%lld %lld %lld", &f[0], &f[1], &f[2]) >= nfields) {
+        for (int i = 0; i < nfields; i++)
+            s->v[i][s->n] = f[i];
         s->n++;
         return 0;
     }
@@ -76,88 +116,147 @@ static int run_once(const char *mode, const char *lib, struct series *s)
     return -1;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-static const char *base_name(const char *path)
-{
-    const char *s = strrchr(path, '/');
-    return s ? s + 1 : path;
-}
-
 static void bench_library(const char *lib, int runs)
 {
-    printf("%-22s ", base_name(lib));
+    printf("%-22s ", bench_base_name(lib));
     fflush(stdout);
     if (access(lib, R_OK) < 0) {
         printf("not present\n");
         return;
     }
-    struct series ldr = { calloc(runs, sizeof(double)), calloc(runs, sizeof(double)), 0, "" };
-    struct series dl = { calloc(runs, sizeof(double)), calloc(runs, sizeof(double)), 0, "" };
-    if (!ldr.open_us || !ldr.close_us || !dl.open_us || !dl.close_us) {
-        perror("calloc");
-        exit(1);
-    }
+    struct series ldr, dl;
+    series_init(&ldr, runs);
+    series_init(&dl, runs);
     /* One unmeasured run of each first: both then find the file in the
      * page cache. */
-    if (run_once("ldr", lib, &ldr) == 0)
+    if (run_once(TIME, "ldr", lib, 2, &ldr) == 0)
         ldr.n = 0;
-    if (run_once("dl", lib, &dl) == 0)
+    if (run_once(TIME, "dl", lib, 2, &dl) == 0)
         dl.n = 0;
     for (int i = 0; i < runs; i++) {
         if (!*ldr.failure)
-            run_once("ldr", lib, &ldr);
+            run_once(TIME, "ldr", lib, 2, &ldr);
         if (!*dl.failure)
-            run_once("dl", lib, &dl);
+            run_once(TIME, "dl", lib, 2, &dl);
     }
 
     char ldr_cell[64] = "-", dl_cell[64] = "-", ratio[16] = "-", ldr_close[16] = "-", dl_close[16] = "-";
     double ldr_med = 0, dl_med = 0;
     if (!*ldr.failure) {
-        ldr_med = median(ldr.open_us, ldr.n);
-        snprintf(ldr_cell, sizeof ldr_cell, "%.0f (%.0f-%.0f)", ldr_med, ldr.open_us[0], ldr.open_us[ldr.n - 1]);
-        snprintf(ldr_close, sizeof ldr_close, "%.0f", median(ldr.close_us, ldr.n));
+        ldr_med = bench_median(ldr.v[0], ldr.n) / 1000;
+        snprintf(ldr_cell, sizeof ldr_cell, "%.0f (%.0f-%.0f)", ldr_med, ldr.v[0][0] / 1000,
+                 ldr.v[0][ldr.n - 1] / 1000);
+        snprintf(ldr_close, sizeof ldr_close, "%.0f", bench_median(ldr.v[1], ldr.n) / 1000);
     }
     if (!*dl.failure) {
-        dl_med = median(dl.open_us, dl.n);
-        snprintf(dl_cell, sizeof dl_cell, "%.0f (%.0f-%.0f)", dl_med, dl.open_us[0], dl.open_us[dl.n - 1]);
-        snprintf(dl_close, sizeof dl_close, "%.0f", median(dl.close_us, dl.n));
+        dl_med = bench_median(dl.v[0], dl.n) / 1000;
+        snprintf(dl_cell, sizeof dl_cell, "%.0f (%.0f-%.0f)", dl_med, dl.v[0][0] / 1000, dl.v[0][dl.n - 1] / 1000);
+        snprintf(dl_close, sizeof dl_close, "%.0f", bench_median(dl.v[1], dl.n) / 1000);
     }
-    if (ldr_med > 0 && dl_med > 0)
+    if (ldr_med > 0 && dl_med > 0) {
         snprintf(ratio, sizeof ratio, "%.2f", ldr_med / dl_med);
+        bench_record("load %s %.3f %.3f", bench_base_name(lib), ldr_med, dl_med);
+    }
     printf(ROW, ldr_cell, dl_cell, ratio, ldr_close, dl_close);
     if (*ldr.failure)
         printf("  ldr %s", ldr.failure);
     if (*dl.failure)
         printf("  dlopen %s", dl.failure);
     printf("\n");
-    free(ldr.open_us), free(ldr.close_us), free(dl.open_us), free(dl.close_us);
+    series_free(&ldr);
+    series_free(&dl);
+}
+
+/* Bytes as KiB, with a decimal where a small figure needs one. */
+static void kib_cell(char *cell, size_t size, double bytes, int decimals)
+{
+    snprintf(cell, size, "%.*f", decimals, bytes / 1024);
+}
+
+/* LDR / DL as a cell, "-" when DL is not positive. */
+static void ratio_cell(char *cell, size_t size, double ldr, double dl)
+{
+    if (dl > 0)
+        snprintf(cell, size, "%.2f", ldr / dl);
+    else
+        snprintf(cell, size, "-");
+}
+
+/* MEM_RUNS runs of each loader, alternating, measuring WHAT: 0 and the
+ * medians of the three figures in LDR[] and DL[], or -1 with the reason
+ * printed. */
+static int memory_runs(enum what what, const char *lib, double ldr_med[3], double dl_med[3])
+{
+    struct series ldr, dl;
+    series_init(&ldr, MEM_RUNS);
+    series_init(&dl, MEM_RUNS);
+    for (int i = 0; i < MEM_RUNS; i++) {
+        if (!*ldr.failure)
+            run_once(what, "ldr", lib, 3, &ldr);
+        if (!*dl.failure)
+            run_once(what, "dl", lib, 3, &dl);
+    }
+    int ok = !*ldr.failure && !*dl.failure;
+    if (ok)
+        for (int i = 0; i < 3; i++) {
+            ldr_med[i] = bench_median(ldr.v[i], ldr.n);
+            dl_med[i] = bench_median(dl.v[i], dl.n);
+        }
+    else if (*ldr.failure)
+        printf(" ldr %s\n", ldr.failure);
+    else
+        printf(" dlopen %s\n", dl.failure);
+    series_free(&ldr);
+    series_free(&dl);
+    return ok ? 0 : -1;
+}
+
+static void memory_library(const char *lib)
+{
+    if (access(lib, R_OK) < 0)
+        return;
+    const char *name = bench_base_name(lib);
+    printf("%-22s", name);
+    fflush(stdout);
+    /* [0] heap, [1] resident, [2] span; "one more module" only with -w. */
+    double first_ldr[3], first_dl[3], more_ldr[3] = { 0 }, more_dl[3] = { 0 };
+    if (memory_runs(MEMORY, lib, first_ldr, first_dl) < 0 ||
+        (warm && memory_runs(MEMORY_WARM, lib, more_ldr, more_dl) < 0))
+        return;
+    char c[10][32] = { "-", "-", "-", "-", "-", "-" };
+    kib_cell(c[0], sizeof c[0], first_ldr[0], 1);
+    kib_cell(c[1], sizeof c[1], first_dl[0], 1);
+    ratio_cell(c[2], sizeof c[2], first_ldr[0], first_dl[0]);
+    if (warm) {
+        kib_cell(c[3], sizeof c[3], more_ldr[0], 1);
+        kib_cell(c[4], sizeof c[4], more_dl[0], 1);
+        ratio_cell(c[5], sizeof c[5], more_ldr[0], more_dl[0]);
+    }
+    kib_cell(c[6], sizeof c[6], first_ldr[1], 0);
+    kib_cell(c[7], sizeof c[7], first_dl[1], 0);
+    ratio_cell(c[8], sizeof c[8], first_ldr[1], first_dl[1]);
+    kib_cell(c[9], sizeof c[9], first_ldr[2], 0);
+    printf(MEM_ROW "\n", c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9]);
+    bench_record("heap-first %s %.0f %.0f", name, first_ldr[0], first_dl[0]);
+    if (warm)
+        bench_record("heap %s %.0f %.0f", name, more_ldr[0], more_dl[0]);
+    bench_record("rss %s %.0f %.0f %.0f", name, first_ldr[1], first_dl[1], first_ldr[2]);
 }
 
 int main(int argc, char **argv)
 {
     const char *runs_arg = getenv("BENCH_RUNS");
-    int opt;
-    while ((opt = getopt(argc, argv, "n:")) != -1) {
-        if (opt != 'n') {
-            fprintf(stderr, "usage: bench-run [-n RUNS] HELPER LIBRARY...\n");
-            return 64;
-        }
-        if (*optarg)
+    int opt, bad = 0;
+    while ((opt = getopt(argc, argv, "n:w:")) != -1) {
+        if (opt == 'n' && *optarg) /* make passes -n '' when BENCH_RUNS is unset */
             runs_arg = optarg;
+        else if (opt == 'w')
+            warm = optarg;
+        else if (opt != 'n')
+            bad = 1;
     }
-    if (argc - optind < 2) {
-        fprintf(stderr, "usage: bench-run [-n RUNS] HELPER LIBRARY...\n");
+    if (bad || argc - optind < 2) {
+        fprintf(stderr, "usage: bench-run [-n RUNS] [-w WARM] HELPER LIBRARY...\n");
         return 64;
     }
     int runs = runs_arg && *runs_arg ? atoi(runs_arg) : DEFAULT_RUNS;
@@ -178,5 +277,19 @@ int main(int argc, char **argv)
            "start-up; one unmeasured run of each loader warms the page cache first. The\n"
            "helper has only libc and libxxhash loaded, so both loaders load the same\n"
            "dependencies. A close of about 0 us means the library stays (NODELETE).\n");
+
+    printf("\nMemory after the open, same loaders, %d runs each in fresh processes of their\n"
+           "own (not the timed ones), alternating; KiB, medians. Heap: what the open keeps\n"
+           "on the malloc heap, mallinfo2 uordblks+hblkhd after minus before (loader\n"
+           "bookkeeping, dependencies included, and what initializers allocate, the same\n"
+           "under both), as the first open of the process and, after an open and a close\n"
+           "of %s, as one more module, without the loaders' one-time set-up.\n"
+           "Resident: Rss of the library's own image (its PT_LOAD span at its load bias,\n"
+           "/proc/self/smaps) after the first open, of `span' KiB mapped.\n\n",
+           MEM_RUNS, warm ? bench_base_name(warm) : "(no -w: not measured)");
+    printf("%-22s %-21s  %-21s  %s\n", "", "heap, first open", "heap, one more module", "image resident");
+    printf("%-22s" MEM_ROW "\n", "library", "ldr", "dl", "ratio", "ldr", "dl", "ratio", "ldr", "dl", "ratio", "span");
+    for (int i = optind + 1; i < argc; i++)
+        memory_library(argv[i]);
     return 0;
 }

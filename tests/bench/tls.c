@@ -6,33 +6,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include <ldr.h>
+#include "bench.h"
+#include "ldr.h"
 
 #define ROUNDS 21
 #define ACCESSES 2000000UL
 
 typedef unsigned long bump_fn(unsigned long);
 
-static double now_ns(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec * 1e9 + t.tv_nsec;
-}
-
-static int by_value(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 static double per_access(bump_fn *bump)
 {
-    double t0 = now_ns();
+    double t0 = bench_now_ns();
     bump(ACCESSES);
-    return (now_ns() - t0) / ACCESSES;
+    return (bench_now_ns() - t0) / ACCESSES;
 }
 
 int main(int argc, char **argv)
@@ -46,8 +33,8 @@ int main(int argc, char **argv)
            "median (min-max) over rounds.\n\n", ROUNDS, ACCESSES);
     printf("%-22s %-21s %-21s %6s\n", "plugin", "ldr", "dlopen", "ratio");
     for (int i = 1; i < argc; i++) {
-        const char *path = argv[i], *slash = strrchr(path, '/');
-        printf("%-22s ", slash ? slash + 1 : path);
+        const char *path = argv[i];
+        printf("%-22s ", bench_base_name(path));
         void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
         ldr_module *m = ldr_open(path, 0);
         bump_fn *dl_bump = h ? (bump_fn *)dlsym(h, "tls_bump") : NULL;
@@ -63,12 +50,12 @@ int main(int argc, char **argv)
             t_ldr[r] = per_access(ldr_bump);
             t_dl[r] = per_access(dl_bump);
         }
-        qsort(t_ldr, ROUNDS, sizeof t_ldr[0], by_value);
-        qsort(t_dl, ROUNDS, sizeof t_dl[0], by_value);
+        double med_ldr = bench_median(t_ldr, ROUNDS), med_dl = bench_median(t_dl, ROUNDS);
         char a[64], b[64];
-        snprintf(a, sizeof a, "%.2f (%.2f-%.2f)", t_ldr[ROUNDS / 2], t_ldr[0], t_ldr[ROUNDS - 1]);
-        snprintf(b, sizeof b, "%.2f (%.2f-%.2f)", t_dl[ROUNDS / 2], t_dl[0], t_dl[ROUNDS - 1]);
-        printf("%-21s %-21s %6.2f\n", a, b, t_ldr[ROUNDS / 2] / t_dl[ROUNDS / 2]);
+        snprintf(a, sizeof a, "%.2f (%.2f-%.2f)", med_ldr, t_ldr[0], t_ldr[ROUNDS - 1]);
+        snprintf(b, sizeof b, "%.2f (%.2f-%.2f)", med_dl, t_dl[0], t_dl[ROUNDS - 1]);
+        printf("%-21s %-21s %6.2f\n", a, b, med_ldr / med_dl);
+        bench_record("tls %s %.4f %.4f", bench_base_name(path), med_ldr, med_dl);
         ldr_close(m);
         dlclose(h);
     }
