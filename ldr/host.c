@@ -26,6 +26,16 @@ struct view {
 };
 static struct view *views;
 static size_t nviews;
+/* The global search's first test, for each usable view in search order:
+ * its Bloom filter, kept together so that the many references nothing in
+ * the host defines cost a few instructions per object. */
+struct filter {
+    const uint64_t *bloom; /* NULL: no GNU hash table, always searched */
+    uint32_t mask, shift;
+    struct view *view;
+};
+static struct filter *filters;
+static size_t nfilters;
 static bool initial_all_usable; /* the global search covers every initial object */
 static unsigned long long seen_adds, seen_subs;
 static bool active; /* between host_begin and host_end: the views hold */
@@ -153,6 +163,7 @@ static bool fill_view(struct view *v)
 
 static void drop_views(void)
 {
+    nfilters = 0;
     for (size_t i = 0; i < nviews; i++) {
         free(views[i].mod.versions);
         free(views[i].mod.needed);
@@ -240,10 +251,19 @@ void host_begin(void)
         seen_adds = c[0];
         seen_subs = c[1];
     }
+    struct filter *nf = realloc(filters, (nviews ? nviews : 1) * sizeof *nf);
+    if (nf)
+        filters = nf;
+    nfilters = 0;
     for (size_t i = 0; i < nviews; i++) {
-        views[i].local = false; /* the host may have made it global since */
-        if (!views[i].initial && views[i].usable && views[i].map->l_name[0])
-            views[i].pin = dlopen(views[i].map->l_name, RTLD_LAZY | RTLD_NOLOAD);
+        struct view *v = &views[i];
+        v->local = false; /* the host may have made it global since */
+        if (!v->initial && v->usable && v->map->l_name[0])
+            v->pin = dlopen(v->map->l_name, RTLD_LAZY | RTLD_NOLOAD);
+        if (v->usable && nf)
+            filters[nfilters++] = (struct filter){
+                .bloom = v->mod.gnu_buckets ? v->mod.gnu_bloom : NULL,
+                .mask = v->mod.gnu_bloom_size - 1, .shift = v->mod.gnu_bloom_shift, .view = v};
     }
     active = true;
 }
@@ -320,11 +340,18 @@ static void *tls_instance(void *handle, const struct symref *ref)
  * during the load (a failing dlsym formats an error message). */
 static void *find_global(struct symref *ref)
 {
-    for (size_t i = 0; i < nviews; i++) {
-        struct view *v = &views[i];
-        if (!v->usable || v->local)
+    uint32_t h = ref->gnu_hash;
+    for (size_t i = 0; i < nfilters; i++) {
+        const struct filter *f = &filters[i];
+        if (f->bloom) {
+            uint64_t word = f->bloom[(h / 64) & f->mask];
+            if (!((word >> (h % 64)) & (word >> ((h >> f->shift) % 64)) & 1))
+                continue;
+        }
+        struct view *v = f->view;
+        if (v->local)
             continue;
-        const Elf64_Sym *sym = find_in_module(&v->mod, ref);
+        const Elf64_Sym *sym = f->bloom ? find_gnu_chain(&v->mod, ref) : find_in_module(&v->mod, ref);
         if (!sym)
             continue;
         if (ELF64_ST_TYPE(sym->st_info) == STT_TLS)
