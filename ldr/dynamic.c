@@ -138,6 +138,7 @@ static int parse_versions(struct module *m, const struct raw *r)
             break;
         at += vn->vn_next;
     }
+    versions_fit(m);
     return 0;
 }
 

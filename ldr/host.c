@@ -23,6 +23,11 @@ struct view {
     bool global;    /* seen answering for RTLD_DEFAULT */
     bool local;     /* seen not answering for it, during this load */
     void *pin;      /* a reference held while a load looks into it */
+    /* Its version tables, read into mod.versions only once a search gets
+     * past its Bloom filter: most objects never answer a load. */
+    uintptr_t verdef, verneed;
+    size_t verdefnum, verneednum;
+    bool versions_read;
 };
 static struct view *views;
 static size_t nviews;
@@ -79,8 +84,7 @@ static bool fill_view(struct view *v)
 {
     struct module *m = &v->mod;
     const struct link_map *map = v->map;
-    uintptr_t verdef = 0, verneed = 0, soname = 0;
-    size_t verdefnum = 0, verneednum = 0;
+    uintptr_t soname = 0;
     bool has_soname = false;
     memset(m, 0, sizeof *m);
     m->base = map->l_addr;
@@ -92,10 +96,10 @@ static bool fill_view(struct view *v)
         case DT_STRSZ: m->strsz = d->d_un.d_val; break;
         case DT_SYMTAB: m->symtab = (const Elf64_Sym *)p; break;
         case DT_VERSYM: m->versym = (const Elf64_Half *)p; break;
-        case DT_VERDEF: verdef = p; break;
-        case DT_VERDEFNUM: verdefnum = d->d_un.d_val; break;
-        case DT_VERNEED: verneed = p; break;
-        case DT_VERNEEDNUM: verneednum = d->d_un.d_val; break;
+        case DT_VERDEF: v->verdef = p; break;
+        case DT_VERDEFNUM: v->verdefnum = d->d_un.d_val; break;
+        case DT_VERNEED: v->verneed = p; break;
+        case DT_VERNEEDNUM: v->verneednum = d->d_un.d_val; break;
         case DT_SONAME: soname = d->d_un.d_val; has_soname = true; break;
         case DT_NEEDED: m->nneeded++; break;
         case DT_HASH: {
@@ -131,25 +135,36 @@ static bool fill_view(struct view *v)
     } else {
         m->nneeded = 0;
     }
-    /* Its versions, indexed as its versym is: definitions, and the
-     * requirements a copy-relocated definition in the program names. */
+    return true;
+}
+
+/* V's versions, indexed as its versym is: definitions, and the
+ * requirements a copy-relocated definition in the program names. False
+ * when there is no memory for them: the view then answers nothing. */
+static bool read_versions(struct view *v)
+{
+    struct module *m = &v->mod;
+    if (v->versions_read)
+        return m->versions || !m->versym;
+    v->versions_read = true;
+    uintptr_t verdef = v->verdef, verneed = v->verneed;
     size_t cap = 0;
-    for (size_t i = 0; verdef && i < verdefnum; i++) {
+    for (size_t i = 0; verdef && i < v->verdefnum; i++) {
         const ElfW(Verdef) *vd = (const ElfW(Verdef) *)verdef;
         const ElfW(Verdaux) *aux = (const ElfW(Verdaux) *)(verdef + vd->vd_aux);
         if (!set_version(m, vd->vd_ndx, m->strtab + aux->vda_name, vd->vd_hash, &cap))
-            return false;
+            return (v->versions_read = false);
         if (!vd->vd_next)
             break;
         verdef += vd->vd_next;
     }
-    for (size_t i = 0; verneed && i < verneednum; i++) {
+    for (size_t i = 0; verneed && i < v->verneednum; i++) {
         const ElfW(Verneed) *vn = (const ElfW(Verneed) *)verneed;
         uintptr_t at = verneed + vn->vn_aux;
         for (unsigned j = 0; j < vn->vn_cnt; j++) {
             const ElfW(Vernaux) *aux = (const ElfW(Vernaux) *)at;
             if (!set_version(m, aux->vna_other, m->strtab + aux->vna_name, aux->vna_hash, &cap))
-                return false;
+                return (v->versions_read = false);
             if (!aux->vna_next)
                 break;
             at += aux->vna_next;
@@ -158,19 +173,25 @@ static bool fill_view(struct view *v)
             break;
         verneed += vn->vn_next;
     }
+    versions_fit(m);
     return true;
 }
 
-static void drop_views(void)
+/* The view's module, ready for a search of its symbols. */
+static struct module *searchable(struct view *v)
 {
-    nfilters = 0;
-    for (size_t i = 0; i < nviews; i++) {
-        free(views[i].mod.versions);
-        free(views[i].mod.needed);
-    }
-    free(views);
-    views = NULL;
-    nviews = 0;
+    return read_versions(v) ? &v->mod : NULL;
+}
+
+static struct view *view_of_module(const struct module *m)
+{
+    return (struct view *)((char *)m - offsetof(struct view, mod));
+}
+
+static void forget_view(struct view *v)
+{
+    free(v->mod.versions);
+    free(v->mod.needed);
 }
 
 static bool names(const struct view *v, const char *name)
@@ -215,6 +236,41 @@ static void mark_initial(void)
     }
 }
 
+/* The views anew from the system loader's list of the default namespace
+ * (the one dlopen(NULL) would give, without a dlopen and a dlinfo), each
+ * object's view kept from before when it is the same object at the same
+ * place: what a view read of it (its versions) is not read again. */
+static void refresh_views(void)
+{
+    struct view *old = views;
+    size_t nold = nviews;
+    views = NULL;
+    nviews = 0;
+    for (struct link_map *l = _r_debug.r_map; l; l = l->l_next) {
+        struct view *nv = realloc(views, (nviews + 1) * sizeof *nv);
+        if (!nv)
+            break;
+        views = nv;
+        struct view *v = &views[nviews++];
+        size_t k = 0;
+        while (k < nold && !(old[k].map == l && old[k].addr == l->l_addr && old[k].ld == l->l_ld &&
+                             strcmp(old[k].mod.path, l->l_name) == 0))
+            k++;
+        if (k < nold) {
+            *v = old[k];
+            old[k] = old[--nold];
+            continue;
+        }
+        *v = (struct view){.map = l, .addr = l->l_addr, .ld = l->l_ld};
+        v->usable = l->l_ld && fill_view(v);
+    }
+    for (size_t k = 0; k < nold; k++)
+        forget_view(&old[k]);
+    free(old);
+    fill_phdrs(0);
+    mark_initial();
+}
+
 static int count_objects(struct dl_phdr_info *info, size_t size, void *data)
 {
     unsigned long long *c = data;
@@ -234,20 +290,7 @@ void host_begin(void)
     unsigned long long c[2] = {0, 0};
     dl_iterate_phdr(count_objects, c);
     if (!views || c[0] != seen_adds || c[1] != seen_subs) {
-        drop_views();
-        /* The system loader's list of the default namespace, the one
-         * dlopen(NULL) would give, without a dlopen and a dlinfo. */
-        for (struct link_map *l = _r_debug.r_map; l; l = l->l_next) {
-            struct view *nv = realloc(views, (nviews + 1) * sizeof *nv);
-            if (!nv)
-                break;
-            views = nv;
-            struct view *v = &views[nviews++];
-            *v = (struct view){.map = l, .addr = l->l_addr, .ld = l->l_ld};
-            v->usable = l->l_ld && fill_view(v);
-        }
-        fill_phdrs(0);
-        mark_initial();
+        refresh_views();
         seen_adds = c[0];
         seen_subs = c[1];
     }
@@ -313,7 +356,7 @@ static struct module *view_at(const void *addr)
         return NULL;
     for (size_t i = 0; i < nviews; i++)
         if (views[i].map == map && views[i].addr == map->l_addr && views[i].ld == map->l_ld)
-            return views[i].usable ? &views[i].mod : NULL;
+            return views[i].usable ? searchable(&views[i]) : NULL;
     struct view *nv = realloc(views, (nviews + 1) * sizeof *nv);
     if (!nv)
         return NULL;
@@ -322,7 +365,7 @@ static struct module *view_at(const void *addr)
     *v = (struct view){.map = map, .addr = map->l_addr, .ld = map->l_ld};
     v->usable = fill_view(v);
     fill_phdrs(nviews - 1);
-    return v->usable ? &v->mod : NULL;
+    return v->usable ? searchable(v) : NULL;
 }
 
 /* This thread's instance of a TLS variable of the system loader's: only
@@ -349,7 +392,7 @@ static void *find_global(struct symref *ref)
                 continue;
         }
         struct view *v = f->view;
-        if (v->local)
+        if (v->local || !searchable(v))
             continue;
         const Elf64_Sym *sym = f->bloom ? find_gnu_chain(&v->mod, ref) : find_in_module(&v->mod, ref);
         if (!sym)
@@ -404,6 +447,10 @@ const struct module *host_view_named(const char *name, bool *covered)
 /* REF's definition in VIEW, as a search of that library alone finds it. */
 void *host_view_find(const struct module *view, struct symref *ref)
 {
+    if (view->gnu_buckets && !gnu_bloom_passes(view, ref->gnu_hash))
+        return NULL;
+    if (!searchable(view_of_module(view)))
+        return NULL;
     const Elf64_Sym *sym = find_in_module(view, ref);
     if (!sym)
         return NULL;
@@ -452,8 +499,9 @@ void *host_symbol_in(const char *lib, const char *name)
             struct symref r;
             symref_init(&r, name, NULL);
             r.newest = true;
-            const Elf64_Sym *sym = find_in_module(&views[i].mod, &r);
-            return sym ? symbol_address(&views[i].mod, sym) : NULL;
+            struct module *m = searchable(&views[i]);
+            const Elf64_Sym *sym = m ? find_in_module(m, &r) : NULL;
+            return sym ? symbol_address(m, sym) : NULL;
         }
     return NULL;
 }
@@ -476,7 +524,7 @@ void host_describe(const void *addr, const char **file, const char **sym)
 const struct module *host_next_view(size_t *i)
 {
     for (; active && *i < nviews; ++*i)
-        if (views[*i].usable)
+        if (views[*i].usable && searchable(&views[*i]))
             return &views[(*i)++].mod;
     return NULL;
 }

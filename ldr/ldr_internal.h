@@ -83,8 +83,9 @@ struct module {
     uintptr_t base;            /* load bias */
     unsigned char *map_start;  /* the reservation */
     size_t map_size;
-    Elf64_Phdr *phdr;          /* a private copy */
+    Elf64_Phdr *phdr;          /* in the image, or a private copy */
     size_t phnum;
+    bool phdr_mapped;          /* in the image: not freed */
     uintptr_t relro_start, relro_end; /* file vaddrs, 0/0 without RELRO */
     bool leak_checked;         /* its data is a LeakSanitizer root region */
 
@@ -204,6 +205,7 @@ void symref_of(struct symref *ref, const struct module *m, size_t symidx);
 const struct version *symbol_version(const struct module *m, size_t symidx);
 bool is_definition(const Elf64_Sym *s);
 bool set_version(struct module *m, unsigned ndx, const char *name, uint32_t hash, size_t *cap);
+void versions_fit(struct module *m);
 const Elf64_Sym *find_gnu_chain(const struct module *m, const struct symref *ref);
 const Elf64_Sym *find_sysv(const struct module *m, struct symref *ref);
 
@@ -301,7 +303,7 @@ void *find_shim(const char *name);
 int ldr_fstat(int fd, struct stat *st);
 
 /* tls.c */
-void tls_prepare(void);
+void tls_prepare(bool descriptor);
 int tls_register(struct module *m);
 int tls_make_static(struct module *m);
 intptr_t tls_static_offset(const struct module *m);

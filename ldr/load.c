@@ -46,6 +46,29 @@ void close_elf(struct elf_file *f)
     f->phdr = NULL;
 }
 
+/* The program headers where the image has them (the first segment maps
+ * them, as a rule), once they read as the validated copy does: the copy is
+ * then given back. The system loader keeps them there too. Not from a
+ * writable segment: a relocation could rewrite them after the checks. */
+static void use_mapped_phdrs(struct module *m, const Elf64_Ehdr *eh)
+{
+    size_t len = m->phnum * sizeof *m->phdr;
+    for (size_t i = 0; i < m->phnum; i++) {
+        const Elf64_Phdr *p = &m->phdr[i];
+        if (p->p_type != PT_LOAD || (p->p_flags & PF_W) || eh->e_phoff < p->p_offset ||
+            eh->e_phoff - p->p_offset > p->p_filesz ||
+            p->p_filesz - (eh->e_phoff - p->p_offset) < len)
+            continue;
+        Elf64_Phdr *mapped = image_ptr(m, p->p_vaddr + (eh->e_phoff - p->p_offset), len);
+        if (mapped && (uintptr_t)mapped % _Alignof(Elf64_Phdr) == 0 && memcmp(mapped, m->phdr, len) == 0) {
+            free(m->phdr);
+            m->phdr = mapped;
+            m->phdr_mapped = true;
+        }
+        return;
+    }
+}
+
 /* Takes over F (its descriptor is closed, its program headers kept). */
 int load_elf(struct elf_file *f, int flags, struct module **out)
 {
@@ -78,6 +101,8 @@ int load_elf(struct elf_file *f, int flags, struct module **out)
     }
     int r = map_image(m, f);
     f->phdr = NULL; /* the module owns them now */
+    if (r == 0)
+        use_mapped_phdrs(m, &f->ehdr);
     close_elf(f);
     if (r == 0) {
         m->dynamic = (const Elf64_Dyn *)(m->base + (uintptr_t)m->dynamic);

@@ -163,7 +163,8 @@ void destroy_module(struct module *m)
     free(m->exits);
     free(m->versions);
     free(m->needed);
-    free(m->phdr);
+    if (!m->phdr_mapped)
+        free(m->phdr);
     free(m->origin);
     free(m->path);
     free(m);

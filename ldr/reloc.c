@@ -248,7 +248,7 @@ static int apply_tls(struct pass *p, const Elf64_Rela *rel, enum reloc_kind kind
 {
     struct module *m = p->m;
     struct tls_target t;
-    tls_prepare();
+    tls_prepare(false);
     if (tls_target(p, ELF64_R_SYM(rel->r_info), &t) < 0)
         return -1;
     uintptr_t where = m->base + rel->r_offset, word0 = 0, word1 = 0;
@@ -272,6 +272,7 @@ static int apply_tls(struct pass *p, const Elf64_Rela *rel, enum reloc_kind kind
             word0 = (uintptr_t)ldr_tlsdesc_static;
             word1 = tls_static_offset(t.mod) + t.offset + rel->r_addend;
         } else {
+            tls_prepare(true);
             struct tlsdesc_arg *arg = &m->tlsdesc[m->ntlsdesc++];
             *arg = (struct tlsdesc_arg){t.id, t.offset + rel->r_addend};
             word0 = (uintptr_t)ldr_tlsdesc_dynamic;

@@ -114,6 +114,15 @@ bool set_version(struct module *m, unsigned ndx, const char *name, uint32_t hash
     return true;
 }
 
+/* Once every version is recorded: the table's slack given back, as it
+ * stays for as long as the module. */
+void versions_fit(struct module *m)
+{
+    struct version *v = m->nversions ? realloc(m->versions, m->nversions * sizeof *v) : NULL;
+    if (v)
+        m->versions = v;
+}
+
 bool is_definition(const Elf64_Sym *s)
 {
     unsigned bind = ELF64_ST_BIND(s->st_info), type = ELF64_ST_TYPE(s->st_info);

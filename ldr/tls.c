@@ -121,17 +121,22 @@ static void setup(void)
 {
     pthread_key_create(&exit_key, thread_exit);
     ldr_host_tls_get_addr = dlsym(RTLD_DEFAULT, "__tls_get_addr");
-    measure_xsave();
 }
 
 /* What the slow paths of TLS access need, made when the first TLS
  * relocation is applied: only such a relocation leads code to them (even
  * a module without TLS of its own may reach the host's through
- * __tls_get_addr, which then needs the system's). Not before: CPUID traps
- * to the hypervisor in a virtual machine, and most loads have no TLS. */
-void tls_prepare(void)
+ * __tls_get_addr, which then needs the system's). The vector state only
+ * a dynamic TLS descriptor's slow path saves, measured when the first one
+ * is made. Not before: CPUID traps to the hypervisor in a virtual
+ * machine, and most loads have no TLS (Rust's and most C code's reaches
+ * it through __tls_get_addr, which is a normal call). */
+void tls_prepare(bool descriptor)
 {
+    static pthread_once_t measured = PTHREAD_ONCE_INIT;
     pthread_once(&once, setup);
+    if (descriptor)
+        pthread_once(&measured, measure_xsave);
 }
 
 int tls_register(struct module *m)

@@ -83,16 +83,26 @@ static void register_module(struct module *m, const void *eh)
           (unsigned long)((uintptr_t)eh - m->base));
 }
 
+static bool has_eh_frame_hdr(const struct module *m)
+{
+    for (size_t i = 0; i < m->phnum; i++)
+        if (m->phdr[i].p_type == PT_GNU_EH_FRAME)
+            return true;
+    return false;
+}
+
+/* The unwinder is looked for before the tables are read: a module whose
+ * tables must wait keeps their pages untouched (not resident) until then. */
 void unwind_register(struct module *m)
 {
+    if (has_eh_frame_hdr(m) && !find_unwinder()) {
+        m->eh_pending = true;
+        trace(T_FILES, "%s: no unwinder (libgcc_s) in the process yet; unwind tables wait", m->path);
+        return;
+    }
     const void *eh = eh_frame_of(m);
     if (!eh) {
         trace(T_FILES, "%s: no unwind tables (PT_GNU_EH_FRAME) to register", m->path);
-        return;
-    }
-    if (!find_unwinder()) {
-        m->eh_pending = true;
-        trace(T_FILES, "%s: no unwinder (libgcc_s) in the process yet; unwind tables wait", m->path);
         return;
     }
     for (struct module *p = first_module(); p; p = p->next)

@@ -57,9 +57,6 @@ endif
 BENCH_LIBS = $(BENCH_PLUGIN) $(BENCH_RUST) $(BENCH_SYSLIB)/libz.so.1 $(BENCH_SYSLIB)/libsqlite3.so.0 \
 	$(BENCH_SYSLIB)/libcrypto.so.3 $(BENCH_SYSLIB)/libpython3.11.so.1.0 \
 	$(BENCH_SYSLIB)/libLLVM-15.so.1
-# Opened and closed before the "one more module" heap figure: small, and
-# none of BENCH_LIBS, so that no row reopens what the warm-up left behind.
-BENCH_WARM = tests/build/bench-tls-gd.so
 # What the programs record for bench-summary; written afresh by every run.
 BENCH_RESULTS = tests/bench/bench-results
 
@@ -78,7 +75,7 @@ tests/build/bench-tls-desc.so: $(srcdir)/tests/bench/tls_plugin.c
 bench: $(BENCH_PROGS) $(BENCH_PLUGIN) $(BENCH_TLS) $(BENCH_RUST)
 	@rm -f $(BENCH_RESULTS)
 	@test -n '$(BENCH_RUST)' || echo "No cargo (configure): the Rust cdylib is not built, and not measured."
-	@BENCH_RESULTS=$(BENCH_RESULTS) tests/bench/bench-run -n '$(BENCH_RUNS)' -w $(BENCH_WARM) \
+	@BENCH_RESULTS=$(BENCH_RESULTS) tests/bench/bench-run -n '$(BENCH_RUNS)' \
 		tests/bench/bench-load$(EXEEXT) $(BENCH_LIBS)
 	@BENCH_RESULTS=$(BENCH_RESULTS) tests/bench/bench-sym$(EXEEXT) $(BENCH_SYSLIB)/libLLVM-15.so.1
 	@BENCH_RESULTS=$(BENCH_RESULTS) tests/bench/bench-sym$(EXEEXT) $(BENCH_SYSLIB)/libsqlite3.so.0

@@ -3,16 +3,19 @@
  * prints "OPEN_NS CLOSE_NS", or "refused: REASON" and exits 2.
  * Only the open and the close calls are timed: process start-up and the
  * link of this program cost the same for both loaders and are left out.
- *     bench-load -m [-w WARM] ldr|dl PATH
+ *     bench-load -m [-w] ldr|dl PATH
  * opens without timing and prints what the open left in memory:
  * "HEAP_BYTES RSS_BYTES SPAN_BYTES". HEAP is mallinfo2() uordblks + hblkhd
  * after the open minus before: after start-up the system loader allocates
  * its link_map, scopes and search lists with this same malloc, as ldr
  * does its bookkeeping, so the two compare like with like (both run the
  * library's initializers, which count the same for both). With -w, an
- * open and a close of WARM come first, so that HEAP leaves out what a
- * loader sets up once per process (ldr's views of the host's libraries,
- * for one) and is what one more module costs. RSS is the sum of the Rss
+ * open and a close of PATH itself come first, so that HEAP leaves out what
+ * a loader sets up once per process (ldr's views of the host's libraries,
+ * the system loader's object lookup table, each also for the library's
+ * system dependencies) and is what the module's own bookkeeping costs. A
+ * library that stays loaded after its close (NODELETE) is just opened
+ * again: both figures are then about 0. RSS is the sum of the Rss
  * of the /proc/self/smaps entries inside the library's own image, the
  * page span of its PT_LOAD segments (SPAN) at the load bias the loader
  * chose: the pages its load touched. The memory runs are separate from
@@ -22,6 +25,7 @@
 #include <fcntl.h>
 #include <link.h>
 #include <malloc.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -106,7 +110,7 @@ static void *open_with(int use_ldr, const char *path)
     return use_ldr ? (void *)ldr_open(path, 0) : dlopen(path, RTLD_NOW | RTLD_LOCAL);
 }
 
-static int measure_memory(int use_ldr, const char *path, const char *warm)
+static int measure_memory(int use_ldr, const char *path, bool warm)
 {
     uintptr_t lo, hi;
     if (load_span(path, &lo, &hi) < 0) {
@@ -114,9 +118,9 @@ static int measure_memory(int use_ldr, const char *path, const char *warm)
         return 2;
     }
     if (warm) {
-        void *w = open_with(use_ldr, warm);
+        void *w = open_with(use_ldr, path);
         if (!w || (use_ldr ? ldr_close(w) : dlclose(w))) {
-            printf("refused: warm-up with %s: %s\n", warm, last_error(use_ldr));
+            printf("refused: warm-up: %s\n", last_error(use_ldr));
             return 2;
         }
     }
@@ -155,16 +159,16 @@ static int measure_memory(int use_ldr, const char *path, const char *warm)
 int main(int argc, char **argv)
 {
     int memory = 0, bad = 0, opt;
-    const char *warm = NULL;
-    while ((opt = getopt(argc, argv, "mw:")) != -1)
+    bool warm = false;
+    while ((opt = getopt(argc, argv, "mw")) != -1)
         if (opt == 'm')
             memory = 1;
         else if (opt == 'w')
-            warm = optarg;
+            warm = true;
         else
             bad = 1;
     if (bad || argc - optind != 2 || (strcmp(argv[optind], "ldr") && strcmp(argv[optind], "dl")) || (warm && !memory)) {
-        fprintf(stderr, "usage: bench-load ldr|dl PATH\n       bench-load -m [-w WARM] ldr|dl PATH\n");
+        fprintf(stderr, "usage: bench-load ldr|dl PATH\n       bench-load -m [-w] ldr|dl PATH\n");
         return 64;
     }
     int use_ldr = !strcmp(argv[optind], "ldr");

@@ -1,13 +1,13 @@
 /* The load benchmark's driver:
- *     bench-run [-n RUNS] [-w WARM] HELPER LIBRARY...
+ *     bench-run [-n RUNS] HELPER LIBRARY...
  * For each library, runs HELPER (bench-load) RUNS times with ldr and RUNS
  * times with dlopen, alternating, each run a fresh process, and prints the
  * medians side by side. RUNS defaults to $BENCH_RUNS, else 31. Then, in
  * fresh processes of their own (MEM_RUNS of each loader, alternating), the
  * memory an open leaves (bench-load -m): the heap it retains as the first
- * open of the process and, with -w, as one more module once WARM has been
- * opened and closed; the resident pages of the library's image. Medians
- * side by side. */
+ * open of the process and as one more module, once the same library has
+ * been opened and closed; the resident pages of the library's image.
+ * Medians side by side. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -38,7 +38,7 @@ struct series {
     char failure[512]; /* set when a run refused or crashed; no more runs */
 };
 
-static const char *helper, *warm;
+static const char *helper;
 
 static void series_init(struct series *s, int runs)
 {
@@ -59,7 +59,7 @@ static void series_free(struct series *s)
 /* How a helper run measures. */
 enum what { TIME, MEMORY, MEMORY_WARM };
 
-/* One helper run: HELPER [-m [-w WARM]] MODE LIB, which prints NFIELDS
+/* One helper run: HELPER [-m [-w]] MODE LIB, which prints NFIELDS
  * numbers. Returns 0 and appends them to S, or -1 with S->failure set. */
 static int run_once(enum what what, const char *mode, const char *lib, int nfields, struct series *s)
 {
@@ -79,7 +79,7 @@ static int run_once(enum what what, const char *mode, const char *lib, int nfiel
         close(fd[1]);
         alarm(HELPER_SECONDS);
         if (what == MEMORY_WARM)
-            execl(helper, helper, "-m", "-w", warm, mode, lib, (char *)NULL);
+            execl(helper, helper, "-m", "-w", mode, lib, (char *)NULL);
         else if (what == MEMORY)
             execl(helper, helper, "-m", mode, lib, (char *)NULL);
         else
@@ -218,28 +218,25 @@ static void memory_library(const char *lib)
     const char *name = bench_base_name(lib);
     printf("%-22s", name);
     fflush(stdout);
-    /* [0] heap, [1] resident, [2] span; "one more module" only with -w. */
+    /* [0] heap, [1] resident, [2] span. */
     double first_ldr[3], first_dl[3], more_ldr[3] = { 0 }, more_dl[3] = { 0 };
     if (memory_runs(MEMORY, lib, first_ldr, first_dl) < 0 ||
-        (warm && memory_runs(MEMORY_WARM, lib, more_ldr, more_dl) < 0))
+        memory_runs(MEMORY_WARM, lib, more_ldr, more_dl) < 0)
         return;
     char c[10][32] = { "-", "-", "-", "-", "-", "-" };
     kib_cell(c[0], sizeof c[0], first_ldr[0], 1);
     kib_cell(c[1], sizeof c[1], first_dl[0], 1);
     ratio_cell(c[2], sizeof c[2], first_ldr[0], first_dl[0]);
-    if (warm) {
-        kib_cell(c[3], sizeof c[3], more_ldr[0], 1);
-        kib_cell(c[4], sizeof c[4], more_dl[0], 1);
-        ratio_cell(c[5], sizeof c[5], more_ldr[0], more_dl[0]);
-    }
+    kib_cell(c[3], sizeof c[3], more_ldr[0], 1);
+    kib_cell(c[4], sizeof c[4], more_dl[0], 1);
+    ratio_cell(c[5], sizeof c[5], more_ldr[0], more_dl[0]);
     kib_cell(c[6], sizeof c[6], first_ldr[1], 0);
     kib_cell(c[7], sizeof c[7], first_dl[1], 0);
     ratio_cell(c[8], sizeof c[8], first_ldr[1], first_dl[1]);
     kib_cell(c[9], sizeof c[9], first_ldr[2], 0);
     printf(MEM_ROW "\n", c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9]);
     bench_record("heap-first %s %.0f %.0f", name, first_ldr[0], first_dl[0]);
-    if (warm)
-        bench_record("heap %s %.0f %.0f", name, more_ldr[0], more_dl[0]);
+    bench_record("heap %s %.0f %.0f", name, more_ldr[0], more_dl[0]);
     bench_record("rss %s %.0f %.0f %.0f", name, first_ldr[1], first_dl[1], first_ldr[2]);
 }
 
@@ -247,16 +244,14 @@ int main(int argc, char **argv)
 {
     const char *runs_arg = getenv("BENCH_RUNS");
     int opt, bad = 0;
-    while ((opt = getopt(argc, argv, "n:w:")) != -1) {
+    while ((opt = getopt(argc, argv, "n:")) != -1) {
         if (opt == 'n' && *optarg) /* make passes -n '' when BENCH_RUNS is unset */
             runs_arg = optarg;
-        else if (opt == 'w')
-            warm = optarg;
         else if (opt != 'n')
             bad = 1;
     }
     if (bad || argc - optind < 2) {
-        fprintf(stderr, "usage: bench-run [-n RUNS] [-w WARM] HELPER LIBRARY...\n");
+        fprintf(stderr, "usage: bench-run [-n RUNS] HELPER LIBRARY...\n");
         return 64;
     }
     int runs = runs_arg && *runs_arg ? atoi(runs_arg) : DEFAULT_RUNS;
@@ -283,10 +278,12 @@ int main(int argc, char **argv)
            "on the malloc heap, mallinfo2 uordblks+hblkhd after minus before (loader\n"
            "bookkeeping, dependencies included, and what initializers allocate, the same\n"
            "under both), as the first open of the process and, after an open and a close\n"
-           "of %s, as one more module, without the loaders' one-time set-up.\n"
+           "of the same library, as one more module: without the loaders' one-time set-up\n"
+           "for the process and for the library's system dependencies (about 0 for one\n"
+           "that stays loaded, NODELETE).\n"
            "Resident: Rss of the library's own image (its PT_LOAD span at its load bias,\n"
            "/proc/self/smaps) after the first open, of `span' KiB mapped.\n\n",
-           MEM_RUNS, warm ? bench_base_name(warm) : "(no -w: not measured)");
+           MEM_RUNS);
     printf("%-22s %-21s  %-21s  %s\n", "", "heap, first open", "heap, one more module", "image resident");
     printf("%-22s" MEM_ROW "\n", "library", "ldr", "dl", "ratio", "ldr", "dl", "ratio", "ldr", "dl", "ratio", "span");
     for (int i = optind + 1; i < argc; i++)

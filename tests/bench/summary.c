@@ -47,7 +47,8 @@ static const struct target targets[] = {
     { "loop", NULL, "open+close loop, small plugin", RATIO, 0.8 },
     { "reload", NULL, "ldr_reload, unchanged file", ABSOLUTE_US, 5.0 },
     /* Per module: the heap one more module keeps, the loaders' one-time
-     * set-up left out (bench-load -w). The system loader's link_map,
+     * set-up left out (bench-load -w: the same library opened and closed
+     * first). The system loader's link_map,
      * scopes and search lists are the measure of bookkeeping that is not
      * too large. */
     { "heap", NULL, "heap kept per module", RATIO, 1.0 },
