@@ -9,17 +9,19 @@
 
 /* void *ldr_tls_get_addr(tls_index *ti): a normal call, but GCC may make
  * it with a misaligned stack, so the slow path realigns before C. Ids
- * below TLS_ID_BASE belong to the system loader and go to its own. */
+ * below TLS_ID_BASE belong to the system loader and go to its own: less
+ * the base, they wrap around past any count, so one unsigned test sends
+ * them, a slot beyond the vector and an empty one off the fast path. */
         .globl  ldr_tls_get_addr
         .hidden ldr_tls_get_addr
         .type   ldr_tls_get_addr, @function
+        .p2align 5
 ldr_tls_get_addr:
         .cfi_startproc
-        movq    (%rdi), %rax
-        subq    $TLS_ID_BASE, %rax
-        jb      3f
         movq    ldr_tls_vec@gottpoff(%rip), %rcx
+        movq    (%rdi), %rax
         movq    %fs:(%rcx), %rcx
+        subq    $TLS_ID_BASE, %rax
         cmpq    TLS_VEC_COUNT(%rcx), %rax
         jae     1f
         movq    TLS_VEC_BLOCKS(%rcx,%rax,8), %rax
@@ -27,7 +29,9 @@ ldr_tls_get_addr:
         jz      1f
         addq    8(%rdi), %rax
         ret
-1:      pushq   %rbp
+1:      cmpq    $TLS_ID_BASE, (%rdi)
+        jb      3f
+        pushq   %rbp
         .cfi_adjust_cfa_offset 8
         .cfi_rel_offset %rbp, 0
         movq    %rsp, %rbp
