@@ -219,10 +219,7 @@ static void *sym_locked(ldr_module *h, const char *name, const char *version)
         fail(m->path, "no symbol name given");
         return NULL;
     }
-    struct symref ref;
-    symref_init(&ref, name, version);
-    ref.newest = true;
-    void *addr = find_exported(m, &ref);
+    void *addr = module_symbol(m, name, version);
     if (!addr)
         fail(m->path, "undefined symbol %s%s%s", name, version ? "@" : "", version ? version : "");
     return addr;

@@ -134,10 +134,11 @@ struct module {
 
     /* thread-local storage and unwinding */
     size_t tls_id;             /* 0: no PT_TLS */
-    struct tlsdesc_arg *tlsdesc; /* arguments of its TLS descriptors */
+    struct tlsdesc_arg **tlsdesc; /* arguments of its TLS descriptors */
     size_t ntlsdesc;
     const void *eh_frame;      /* registered with the unwinder, or NULL */
     bool eh_pending;           /* to register once there is an unwinder */
+    struct symcache *symcache; /* ldr_sym's answers */
     struct module *next, *prev;
 };
 
@@ -231,6 +232,12 @@ uint32_t elf_gnu_hash(const char *name);
 void each_definition(const struct module *m, const char *name, void (*fn)(void *arg, const char *version),
                      void *arg);
 
+/* symcache.c: ldr_sym's answers, per module. */
+uint32_t symcache_key(const char *name);
+void *symcache_find(const struct module *m, const char *name, uint32_t key);
+void symcache_add(struct module *m, const Elf64_Sym *sym, uint32_t key);
+void symcache_free(struct module *m);
+
 /* host.c: definitions the system loader's objects offer. */
 void host_begin(void);
 void host_end(void);
@@ -278,7 +285,7 @@ int resolve(struct load *ld, const struct module *from, struct symref *ref, cons
 int scope_build(struct load *ld);
 void load_release(struct load *ld);
 void unique_forget(const struct module *m);
-void *find_exported(struct module *m, struct symref *ref);
+void *module_symbol(struct module *m, const char *name, const char *version);
 const Elf64_Sym *nearest_symbol(const struct module *m, uintptr_t addr);
 
 /* compat.c: fallbacks for versions the host's glibc lacks (not under

@@ -159,6 +159,9 @@ void destroy_module(struct module *m)
     tls_release(m);
     keys_release(m);
     unmap_image(m);
+    symcache_free(m);
+    for (size_t i = 0; i < m->ntlsdesc; i++)
+        free(m->tlsdesc[i]);
     free(m->tlsdesc);
     free(m->exits);
     free(m->versions);

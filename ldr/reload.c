@@ -91,10 +91,7 @@ int reload_add_slot(struct ldr_module *h, const char *name, void **slot)
     }
     h->slots = s;
     h->slots[h->nslots++] = (struct reload_slot){copy, slot};
-    struct symref ref;
-    symref_init(&ref, name, NULL);
-    ref.newest = true;
-    __atomic_store_n(slot, find_exported(h->mod, &ref), __ATOMIC_RELEASE);
+    __atomic_store_n(slot, module_symbol(h->mod, name, NULL), __ATOMIC_RELEASE);
     return 0;
 }
 
@@ -112,12 +109,8 @@ int reload_add_hook(struct ldr_module *h, void (*fn)(struct ldr_module *, void *
  * no longer exports the name), then every hook is called. */
 void reload_notify(struct ldr_module *h)
 {
-    for (size_t i = 0; i < h->nslots; i++) {
-        struct symref ref;
-        symref_init(&ref, h->slots[i].name, NULL);
-        ref.newest = true;
-        __atomic_store_n(h->slots[i].where, find_exported(h->mod, &ref), __ATOMIC_RELEASE);
-    }
+    for (size_t i = 0; i < h->nslots; i++)
+        __atomic_store_n(h->slots[i].where, module_symbol(h->mod, h->slots[i].name, NULL), __ATOMIC_RELEASE);
     for (size_t i = 0; i < h->nhooks; i++)
         h->hooks[i].fn(h, h->hooks[i].arg);
 }

@@ -244,6 +244,20 @@ static int tls_tpoff(struct pass *p, const struct tls_target *t, intptr_t *off)
     return 0;
 }
 
+/* A dynamic TLS descriptor's argument: the GOT keeps its address, so each
+ * has an allocation of its own, which a longer list does not move. */
+static struct tlsdesc_arg *new_tlsdesc(struct module *m)
+{
+    struct tlsdesc_arg **list = realloc(m->tlsdesc, (m->ntlsdesc + 1) * sizeof *list);
+    if (!list)
+        return NULL;
+    m->tlsdesc = list;
+    struct tlsdesc_arg *arg = malloc(sizeof *arg);
+    if (arg)
+        list[m->ntlsdesc++] = arg;
+    return arg;
+}
+
 static int apply_tls(struct pass *p, const Elf64_Rela *rel, enum reloc_kind kind)
 {
     struct module *m = p->m;
@@ -273,7 +287,9 @@ static int apply_tls(struct pass *p, const Elf64_Rela *rel, enum reloc_kind kind
             word1 = tls_static_offset(t.mod) + t.offset + rel->r_addend;
         } else {
             tls_prepare(true);
-            struct tlsdesc_arg *arg = &m->tlsdesc[m->ntlsdesc++];
+            struct tlsdesc_arg *arg = new_tlsdesc(m);
+            if (!arg)
+                return fail(m->path, "out of memory");
             *arg = (struct tlsdesc_arg){t.id, t.offset + rel->r_addend};
             word0 = (uintptr_t)ldr_tlsdesc_dynamic;
             word1 = (uintptr_t)arg;
@@ -298,6 +314,15 @@ __attribute__((noinline)) static int apply(struct pass *p, const Elf64_Rela *rel
     enum reloc_kind kind = reloc_kind_of(type);
     if (kind == RK_NONE)
         return 0;
+    if (kind == RK_UNSUPPORTED)
+        return fail(m->path, "unsupported relocation type %u (R_X86_64_%s) at offset %#lx", type,
+                    reloc_type_name(type), (unsigned long)rel->r_offset);
+    if (!writable_segment(m, rel->r_offset, kind == RK_TLSDESC ? 16 : 8))
+        return fail(m->path, "relocation R_X86_64_%s at offset %#lx lies outside the writable image",
+                    reloc_type_name(type), (unsigned long)rel->r_offset);
+    if (symidx >= m->nsyms)
+        return fail(m->path, "relocation at offset %#lx names symbol %zu of %zu",
+                    (unsigned long)rel->r_offset, symidx, m->nsyms);
     bool with_symbol = symidx && (kind == RK_ABS || kind == RK_GOT || kind == RK_PLT);
     /* The second pass applies only what the first left waiting. */
     if (p->deferred && kind != RK_IRELATIVE &&
@@ -354,153 +379,192 @@ __attribute__((noinline)) static int apply(struct pass *p, const Elf64_Rela *rel
     return 0;
 }
 
-/* RELR: an address word, then bitmaps of the following words. FN(ARG,
- * offset) for each word the table relocates, until FN fails. */
-static int each_relr(const struct module *m, int (*fn)(void *arg, uintptr_t at), void *arg)
+/* A writable segment, as the loops below keep it: a word's target is
+ * inside when target - start <= last. */
+struct window {
+    bool valid;
+    uintptr_t start, last;
+};
+
+static inline bool in_window(struct window w, uintptr_t at)
 {
+    return w.valid && at - w.start <= w.last;
+}
+
+/* The window of the writable segment that holds the word at AT, invalid
+ * if none does. Out of line, and returned by value: the loops keep their
+ * window in registers. */
+__attribute__((noinline)) static struct window window_at(const struct module *m, uintptr_t at)
+{
+    const Elf64_Phdr *s = writable_segment(m, at, 8);
+    return s ? (struct window){true, s->p_vaddr, s->p_memsz - 8} /* it holds 8 bytes at least */
+             : (struct window){false, 0, 0};
+}
+
+/* Whether the word at AT lies in a writable segment, *W moved to it. */
+static inline bool window_holds(const struct module *m, struct window *w, uintptr_t at)
+{
+    if (!in_window(*w, at))
+        *w = window_at(m, at);
+    return w->valid;
+}
+
+/* RELR: an address word, then bitmaps of the following words. */
+static int apply_relr(struct pass *p)
+{
+    struct module *m = p->m;
+    struct window w = {0};
+    uintptr_t where = 0;
+    for (size_t i = 0; i < m->nrelr; i++) {
+        uint64_t entry = m->relr[i];
+        uint64_t bits = entry & 1 ? entry >> 1 : 1;
+        uintptr_t first = entry & 1 ? where : entry;
+        for (unsigned bit = 0; bits; bit++, bits >>= 1) {
+            if (!(bits & 1))
+                continue;
+            uintptr_t at = first + bit * 8;
+            if (!window_holds(m, &w, at))
+                return fail(m->path, "RELR relocation at offset %#lx lies outside the writable image",
+                            (unsigned long)at);
+            store_word(m->base + at, load_word(m->base + at) + m->base);
+            p->ld->stats.relr++;
+        }
+        where = entry & 1 ? where + 63 * 8 : entry + 8;
+    }
+    if (m->nrelr)
+        trace(T_RELOC, "%s: RELR %zu entries applied", m->path, m->nrelr);
+    return 0;
+}
+
+/* The pages relocation is about to write, found without reading every
+ * relocation: linkers sort a table by target, so from each entry read the
+ * search gallops to the first entry on a later page. Only the pages of
+ * entries read are marked, each in a writable segment of the image; a
+ * table out of order only leaves some pages to fault as they are written. */
+struct marks {
+    const struct module *m;
+    uintptr_t lo;          /* the image's first vaddr: pages count from there */
+    unsigned char *pages;  /* a bit per page of the image */
+    struct window w;
+};
+
+static void mark(struct marks *mk, uintptr_t at)
+{
+    if (!window_holds(mk->m, &mk->w, at))
+        return;
+    size_t page = (at - mk->lo) / 4096;
+    mk->pages[page / 8] |= 1u << (page % 8);
+}
+
+static void mark_table(struct marks *mk, const Elf64_Rela *rel, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        uintptr_t page = rel[i].r_offset / 4096;
+        mark(mk, rel[i].r_offset);
+        size_t step = 1;
+        while (step < n - i && rel[i + step].r_offset / 4096 == page)
+            step *= 2;
+        /* The first entry on a later page lies in (i + step / 2, i + step]. */
+        size_t lo = i + step / 2, hi = step < n - i ? i + step : n;
+        while (hi - lo > 1) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (rel[mid].r_offset / 4096 == page)
+                lo = mid;
+            else
+                hi = mid;
+        }
+        i = hi;
+    }
+}
+
+static void mark_relr(struct marks *mk)
+{
+    const struct module *m = mk->m;
     uintptr_t where = 0;
     for (size_t i = 0; i < m->nrelr; i++) {
         uint64_t entry = m->relr[i];
         if (!(entry & 1)) {
-            if (fn(arg, entry) < 0)
-                return -1;
+            mark(mk, entry);
             where = entry + 8;
             continue;
         }
-        for (unsigned bit = 1; bit < 64; bit++)
-            if (((entry >> bit) & 1) && fn(arg, where + (bit - 1) * 8) < 0)
-                return -1;
+        /* The words of one bitmap span 504 bytes: two pages at most, those
+         * of its first and last relocated word. */
+        uint64_t bits = entry >> 1;
+        if (bits) {
+            mark(mk, where + (uintptr_t)__builtin_ctzll(bits) * 8);
+            mark(mk, where + (uintptr_t)(63 - __builtin_clzll(bits)) * 8);
+        }
         where += 63 * 8;
     }
+}
+
+static int prefault(const struct module *m)
+{
+    struct marks mk = {.m = m, .lo = (uintptr_t)m->map_start - m->base,
+                       .pages = calloc(m->map_size / 4096 / 8 + 1, 1)};
+    if (!mk.pages)
+        return fail(m->path, "out of memory");
+    mark_relr(&mk);
+    mark_table(&mk, m->rela, m->nrela);
+    mark_table(&mk, m->jmprel, m->njmprel);
+    prefault_pages(m, mk.pages);
+    free(mk.pages);
     return 0;
 }
 
-static int relr_apply(void *arg, uintptr_t at)
+/* The relocations most of a library has take a loop of their own: a
+ * RELATIVE word, and a symbol's whose value an earlier relocation already
+ * settled, inside the writable segment of the one before. The rest, and
+ * every check that fails here, go through apply(), which says why. */
+/* From REL[I], a RELATIVE inside W, on to the first that is not one or
+ * not inside: where that is. Most of a large library's relocations are
+ * one such run; a function of its own, the loop keeps all it needs in
+ * registers. */
+__attribute__((noinline)) static size_t relative_run(const Elf64_Rela *rel, size_t i, size_t n, uintptr_t base,
+                                                     uintptr_t start, uintptr_t last)
 {
-    struct pass *p = arg;
-    uintptr_t base = p->m->base;
-    store_word(base + at, load_word(base + at) + base);
-    p->ld->stats.relr++;
-    return 0;
+    for (; i < n && ELF64_R_TYPE(rel[i].r_info) == LDR_R_RELATIVE && rel[i].r_offset - start <= last; i++)
+        store_word(base + rel[i].r_offset, base + rel[i].r_addend);
+    return i;
 }
 
-/* Before anything is written: every relocation's type is one ldr applies,
- * its symbol lies in the table and its target in a writable segment. The
- * walk also counts the TLS descriptors and marks the pages written, so
- * that they can be faulted in at once; afterwards the application loops
- * check nothing. */
-struct plan {
-    const struct module *m;
-    uintptr_t lo;          /* the image's first vaddr: pages counts from there */
-    bool in_seg;           /* a target seen: the writable segment it lies in, */
-    uintptr_t seg_start;   /* its start */
-    uintptr_t seg_last;    /* and the last offset in it a word may start at */
-    unsigned char *pages;  /* a bit per page of the image */
-    size_t ndesc;
-};
-
-static void plan_page(struct plan *pl, uintptr_t at)
-{
-    size_t page = (at - pl->lo) / 4096;
-    pl->pages[page / 8] |= 1u << (page % 8);
-}
-
-static bool plan_target(struct plan *pl, uintptr_t at, size_t len)
-{
-    if (!pl->in_seg || at - pl->seg_start > pl->seg_last || pl->seg_last - (at - pl->seg_start) < len - 8) {
-        const Elf64_Phdr *s = writable_segment(pl->m, at, len);
-        if (!s)
-            return false;
-        pl->in_seg = true;
-        pl->seg_start = s->p_vaddr;
-        pl->seg_last = s->p_memsz - 8; /* it holds this target, 8 bytes at least */
-    }
-    plan_page(pl, at);
-    plan_page(pl, at + len - 1);
-    return true;
-}
-
-static int plan_relr(void *arg, uintptr_t at)
-{
-    struct plan *pl = arg;
-    if (!plan_target(pl, at, 8))
-        return fail(pl->m->path, "RELR relocation at offset %#lx lies outside the writable image",
-                    (unsigned long)at);
-    return 0;
-}
-
-/* Out of line, as apply() is: the loops that call them stay small. */
-__attribute__((noinline)) static int plan_rela(struct plan *pl, const Elf64_Rela *rel)
-{
-    const struct module *m = pl->m;
-    unsigned type = ELF64_R_TYPE(rel->r_info);
-    size_t symidx = ELF64_R_SYM(rel->r_info);
-    enum reloc_kind kind = reloc_kind_of(type);
-    if (kind == RK_NONE)
-        return 0;
-    if (kind == RK_UNSUPPORTED)
-        return fail(m->path, "unsupported relocation type %u (R_X86_64_%s) at offset %#lx", type,
-                    reloc_type_name(type), (unsigned long)rel->r_offset);
-    if (!plan_target(pl, rel->r_offset, kind == RK_TLSDESC ? 16 : 8))
-        return fail(m->path, "relocation R_X86_64_%s at offset %#lx lies outside the writable image",
-                    reloc_type_name(type), (unsigned long)rel->r_offset);
-    if (symidx >= m->nsyms)
-        return fail(m->path, "relocation at offset %#lx names symbol %zu of %zu",
-                    (unsigned long)rel->r_offset, symidx, m->nsyms);
-    pl->ndesc += kind == RK_TLSDESC;
-    return 0;
-}
-
-/* A RELATIVE word inside the segment of the last target, on one page,
- * needs nothing more than its page marked. The segment is kept in locals:
- * stores to the bitmap could alias the plan's fields. */
-static int plan_table(struct plan *pl, const Elf64_Rela *rel, size_t n)
-{
-    uintptr_t start = pl->seg_start, last = pl->seg_last, lo = pl->lo;
-    bool in_seg = pl->in_seg;
-    unsigned char *pages = pl->pages;
-    for (size_t i = 0; i < n; i++) {
-        uintptr_t at = rel[i].r_offset;
-        if (ELF64_R_TYPE(rel[i].r_info) == LDR_R_RELATIVE && in_seg && at - start <= last &&
-            at % 4096 <= 4096 - 8) {
-            size_t page = (at - lo) / 4096;
-            pages[page / 8] |= 1u << (page % 8);
-        } else {
-            if (plan_rela(pl, &rel[i]) < 0)
-                return -1;
-            in_seg = pl->in_seg;
-            start = pl->seg_start;
-            last = pl->seg_last;
-        }
-    }
-    return 0;
-}
-
-static int plan(struct plan *pl)
-{
-    const struct module *m = pl->m;
-    pl->lo = (uintptr_t)m->map_start - m->base;
-    if (each_relr(m, plan_relr, pl) < 0 || plan_table(pl, m->rela, m->nrela) < 0)
-        return -1;
-    return plan_table(pl, m->jmprel, m->njmprel);
-}
-
-/* Most of a large library's relocations are RELATIVE: they take a loop
- * of their own, the rest go through apply(). */
 static int walk_table(struct pass *p, const Elf64_Rela *rel, size_t n)
 {
-    uintptr_t base = p->m->base;
-    bool quick = !p->deferred && !tracing(T_RELOC);
+    const struct module *m = p->m;
+    const uintptr_t base = m->base;
+    const size_t nsyms = m->nsyms;
+    const uint8_t *states = p->states;
+    const uintptr_t *values = p->values;
+    unsigned long *by_type = p->ld->stats.by_type;
+    const bool quick = !p->deferred && !tracing(T_RELOC);
+    struct window w = {0};
     unsigned long relative = 0;
     for (size_t i = 0; i < n; i++) {
-        if (quick && ELF64_R_TYPE(rel[i].r_info) == LDR_R_RELATIVE) {
-            store_word(base + rel[i].r_offset, base + rel[i].r_addend);
-            relative++;
-        } else if (apply(p, &rel[i]) < 0) {
-            return -1;
+        uintptr_t at = rel[i].r_offset;
+        unsigned type = ELF64_R_TYPE(rel[i].r_info);
+        size_t symidx = ELF64_R_SYM(rel[i].r_info);
+        if (quick && !in_window(w, at))
+            w = window_at(m, at);
+        if (quick && w.valid) {
+            if (type == LDR_R_RELATIVE) {
+                size_t end = relative_run(rel, i, n, base, w.start, w.last);
+                relative += end - i;
+                i = end - 1;
+                continue;
+            }
+            enum reloc_kind kind = reloc_kind_of(type);
+            if ((kind == RK_ABS || kind == RK_GOT || kind == RK_PLT) && symidx && symidx < nsyms &&
+                states[symidx] == BOUND) {
+                store_word(base + at, values[symidx] + (kind == RK_ABS ? rel[i].r_addend : 0));
+                by_type[type % 64]++;
+                continue;
+            }
         }
+        if (apply(p, &rel[i]) < 0)
+            return -1;
     }
-    p->ld->stats.by_type[LDR_R_RELATIVE] += relative;
+    by_type[LDR_R_RELATIVE] += relative;
     return 0;
 }
 
@@ -511,31 +575,15 @@ static int walk(struct pass *p)
 
 static int relocate_module(struct load *ld, struct module *m, struct missing *missing)
 {
-    struct plan pl = {.m = m, .pages = calloc(m->map_size / 4096 / 8 + 1, 1)};
-    if (!pl.pages)
-        return fail(m->path, "out of memory");
-    int r = plan(&pl);
-    if (r == 0)
-        prefault_pages(m, pl.pages);
-    free(pl.pages);
-    if (r < 0)
-        return -1;
-
     struct pass p = {.ld = ld, .m = m, .missing = missing};
     size_t nsyms = m->nsyms ? m->nsyms : 1;
-    p.values = malloc(nsyms * (sizeof *p.values + sizeof *p.states));
-    if (pl.ndesc && !m->tlsdesc)
-        m->tlsdesc = calloc(pl.ndesc, sizeof *m->tlsdesc);
-    if (!p.values || (pl.ndesc && !m->tlsdesc)) {
-        free(p.values);
+    if (prefault(m) < 0 || !(p.values = malloc(nsyms * (sizeof *p.values + sizeof *p.states))))
         return fail(m->path, "out of memory");
-    }
     p.states = (uint8_t *)(p.values + nsyms);
     memset(p.states, UNKNOWN, nsyms);
-    each_relr(m, relr_apply, &p);
-    if (m->nrelr)
-        trace(T_RELOC, "%s: RELR %zu entries applied", m->path, m->nrelr);
-    r = walk(&p);
+    int r = apply_relr(&p);
+    if (r == 0)
+        r = walk(&p);
     if (r == 0) {
         m->relocated = true;
         if (p.pending) {

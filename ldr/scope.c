@@ -225,15 +225,21 @@ void load_release(struct load *ld)
     ld->mods = NULL;
 }
 
-/* ldr_sym: the module, then its dependencies breadth-first, like dlsym on
- * a handle; the host's global definitions are not searched. */
-void *find_exported(struct module *m, struct symref *ref)
+/* The module, then its dependencies breadth-first, like dlsym on a
+ * handle; the host's global definitions are not searched. */
+static void *find_exported(struct module *m, struct symref *ref, const Elf64_Sym **own)
 {
-    /* The module itself answers most lookups: no scope to build for them. */
+    /* The module itself answers most lookups: no scope to build for them.
+     * *OWN is then the definition. */
     struct scope_entry self = {.mod = m};
     struct binding b;
-    if (find_in_scope_entry(&self, ref, &b))
-        return settle(&b) == 0 ? (void *)b.value : NULL;
+    *own = NULL;
+    if (find_in_scope_entry(&self, ref, &b)) {
+        if (settle(&b) != 0)
+            return NULL;
+        *own = b.sym;
+        return (void *)b.value;
+    }
     struct load ld = {.root = m};
     void *addr = NULL;
     if (scope_build(&ld) == 0)
@@ -243,5 +249,23 @@ void *find_exported(struct module *m, struct symref *ref)
                 addr = settle(&b) == 0 ? (void *)b.value : NULL;
         }
     free(ld.scope);
+    return addr;
+}
+
+/* ldr_sym and ldr_vsym (VERSION NULL: the default version): what
+ * find_exported finds, an unversioned name's answer kept by the module. */
+void *module_symbol(struct module *m, const char *name, const char *version)
+{
+    uint32_t key = version ? 0 : symcache_key(name);
+    void *addr = version ? NULL : symcache_find(m, name, key);
+    if (addr)
+        return addr;
+    struct symref ref;
+    symref_init(&ref, name, version);
+    ref.newest = true;
+    const Elf64_Sym *own;
+    addr = find_exported(m, &ref, &own);
+    if (addr && own && !version)
+        symcache_add(m, own, key);
     return addr;
 }
