@@ -233,9 +233,9 @@ void each_definition(const struct module *m, const char *name, void (*fn)(void *
                      void *arg);
 
 /* symcache.c: ldr_sym's answers, per module. */
-uint32_t symcache_key(const char *name);
-void *symcache_find(const struct module *m, const char *name, uint32_t key);
-void symcache_add(struct module *m, const Elf64_Sym *sym, uint32_t key);
+uint32_t symcache_key(const char *name, size_t *len);
+void *symcache_find(const struct module *m, const char *name, size_t len, uint32_t key);
+void symcache_add(struct module *m, const char *name, size_t len, uint32_t key, void *addr);
 void symcache_free(struct module *m);
 
 /* host.c: definitions the system loader's objects offer. */

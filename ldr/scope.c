@@ -227,19 +227,15 @@ void load_release(struct load *ld)
 
 /* The module, then its dependencies breadth-first, like dlsym on a
  * handle; the host's global definitions are not searched. */
-static void *find_exported(struct module *m, struct symref *ref, const Elf64_Sym **own)
+static void *find_exported(struct module *m, struct symref *ref, bool *own)
 {
-    /* The module itself answers most lookups: no scope to build for them.
-     * *OWN is then the definition. */
+    /* The module itself answers most lookups: no scope to build for them
+     * (*OWN says it did). */
     struct scope_entry self = {.mod = m};
     struct binding b;
-    *own = NULL;
-    if (find_in_scope_entry(&self, ref, &b)) {
-        if (settle(&b) != 0)
-            return NULL;
-        *own = b.sym;
-        return (void *)b.value;
-    }
+    *own = find_in_scope_entry(&self, ref, &b);
+    if (*own)
+        return settle(&b) == 0 ? (void *)b.value : NULL;
     struct load ld = {.root = m};
     void *addr = NULL;
     if (scope_build(&ld) == 0)
@@ -256,16 +252,17 @@ static void *find_exported(struct module *m, struct symref *ref, const Elf64_Sym
  * find_exported finds, an unversioned name's answer kept by the module. */
 void *module_symbol(struct module *m, const char *name, const char *version)
 {
-    uint32_t key = version ? 0 : symcache_key(name);
-    void *addr = version ? NULL : symcache_find(m, name, key);
+    size_t len = 0;
+    uint32_t key = version ? 0 : symcache_key(name, &len);
+    void *addr = version ? NULL : symcache_find(m, name, len, key);
     if (addr)
         return addr;
     struct symref ref;
     symref_init(&ref, name, version);
     ref.newest = true;
-    const Elf64_Sym *own;
+    bool own;
     addr = find_exported(m, &ref, &own);
     if (addr && own && !version)
-        symcache_add(m, own, key);
+        symcache_add(m, name, len, key, addr);
     return addr;
 }

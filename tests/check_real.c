@@ -4,6 +4,7 @@
  * needed are declared here. */
 #include <dirent.h>
 #include <dlfcn.h>
+#include <link.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -158,6 +159,53 @@ START_TEST(test_sqlite)
 }
 END_TEST
 
+/* ADDR as an offset from BASE, or -1 for none. */
+static intptr_t offset_of(void *addr, uintptr_t base)
+{
+    return addr ? (intptr_t)((uintptr_t)addr - base) : -1;
+}
+
+/* ldr_sym over every function SQLite exports, each name asked twice (the
+ * module keeps the first answer: the second comes from there): the same
+ * both times, at the offset the system loader's dlsym gives; near misses
+ * of each name (one character less, one more) answer as dlsym does. */
+START_TEST(test_sym_every_export)
+{
+    const char *path = LIBDIR "libsqlite3.so.0";
+    ldr_module *m = open_lib(path);
+    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    ck_assert_msg(h != NULL, "%s", dlerror());
+    struct ldr_info info;
+    struct link_map *lm;
+    ck_assert_int_eq(ldr_info(m, &info), 0);
+    ck_assert_int_eq(dlinfo(h, RTLD_DI_LINKMAP, &lm), 0);
+
+    /* The names from binutils: this program links no ELF reader (libelf
+     * would bring zlib in, which test_zlib must find absent). */
+    FILE *nm = popen("nm -D --defined-only " LIBDIR "libsqlite3.so.0", "r");
+    ck_assert_ptr_nonnull(nm);
+    unsigned checked = 0;
+    char line[512], type, name[256];
+    while (fgets(line, sizeof line, nm)) {
+        if (sscanf(line, "%*x %c %255s", &type, name) != 2 || type != 'T')
+            continue;
+        void *first = ldr_sym(m, name), *again = ldr_sym(m, name);
+        ck_assert_msg(first != NULL && again == first, "%s: %p, then %p", name, first, again);
+        ck_assert_int_eq(offset_of(first, info.base), offset_of(dlsym(h, name), lm->l_addr));
+        char near[260];
+        snprintf(near, sizeof near, "%s_", name);
+        ck_assert_int_eq(offset_of(ldr_sym(m, near), info.base), offset_of(dlsym(h, near), lm->l_addr));
+        near[strlen(name) - 1] = '\0';
+        ck_assert_int_eq(offset_of(ldr_sym(m, near), info.base), offset_of(dlsym(h, near), lm->l_addr));
+        checked++;
+    }
+    ck_assert_int_eq(pclose(nm), 0);
+    ck_assert_uint_gt(checked, 200);
+    dlclose(h);
+    ck_assert_int_eq(ldr_close(m), 0);
+}
+END_TEST
+
 typedef const void *evp_md(void);
 typedef int evp_digest(const void *, size_t, unsigned char *, unsigned *, const void *, void *);
 
@@ -262,6 +310,7 @@ int main(void)
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, test_zlib);
     tcase_add_test(tc, test_sqlite);
+    tcase_add_test(tc, test_sym_every_export);
     tcase_add_test(tc, test_openssl_sha256);
     tcase_add_test(tc, test_python_threads);
     suite_add_tcase(s, tc);
