@@ -160,10 +160,14 @@ int read_elf(struct elf_file *f)
     f->ctime_ns = st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec;
     if (f->size == 0)
         return fail(f->path, "empty file");
-    memset(&f->ehdr, 0, sizeof f->ehdr);
-    size_t head = f->size < (off_t)sizeof f->ehdr ? (size_t)f->size : sizeof f->ehdr;
-    if (read_at(f, &f->ehdr, head, 0) < 0)
+    /* One read brings the program headers too, as a rule: they follow
+     * the file header. */
+    unsigned char start[1024];
+    size_t head = f->size < (off_t)sizeof start ? (size_t)f->size : sizeof start;
+    if (read_at(f, start, head, 0) < 0)
         return ELF_BAD;
+    memset(&f->ehdr, 0, sizeof f->ehdr);
+    memcpy(&f->ehdr, start, head < sizeof f->ehdr ? head : sizeof f->ehdr);
     if (check_ehdr(f) < 0) {
         bool other_kind = f->size >= (off_t)sizeof f->ehdr &&
                           memcmp(f->ehdr.e_ident, ELFMAG, SELFMAG) == 0 &&
@@ -174,7 +178,15 @@ int read_elf(struct elf_file *f)
     f->phdr = malloc(f->phnum * sizeof *f->phdr);
     if (!f->phdr)
         return fail(f->path, "out of memory");
-    if (read_at(f, f->phdr, f->phnum * sizeof *f->phdr, f->ehdr.e_phoff) < 0 || check_phdrs(f) < 0) {
+    size_t len = f->phnum * sizeof *f->phdr;
+    if (f->ehdr.e_phoff <= head && head - f->ehdr.e_phoff >= len)
+        memcpy(f->phdr, start + f->ehdr.e_phoff, len);
+    else if (read_at(f, f->phdr, len, f->ehdr.e_phoff) < 0) {
+        free(f->phdr);
+        f->phdr = NULL;
+        return ELF_BAD;
+    }
+    if (check_phdrs(f) < 0) {
         free(f->phdr);
         f->phdr = NULL;
         return ELF_BAD;
