@@ -368,9 +368,10 @@ static struct module *view_at(const void *addr)
     return v->usable ? searchable(v) : NULL;
 }
 
-/* This thread's instance of a TLS variable of the system loader's: only
- * the system loader can give it (it may allocate the block now). */
-static void *tls_instance(void *handle, const struct symref *ref)
+/* REF as the system loader's dlsym or dlvsym finds it in HANDLE: for
+ * what only it can answer, this thread's instance of a TLS variable (it
+ * may allocate the block now), the chosen copy of a unique symbol. */
+static void *system_answer(void *handle, const struct symref *ref)
 {
     return ref->version ? dlvsym(handle, ref->name, ref->version) : dlsym(handle, ref->name);
 }
@@ -398,7 +399,7 @@ static void *find_global(struct symref *ref)
         if (!sym)
             continue;
         if (ELF64_ST_TYPE(sym->st_info) == STT_TLS)
-            return tls_instance(RTLD_DEFAULT, ref);
+            return system_answer(RTLD_DEFAULT, ref);
         if (!v->initial && !v->global) {
             void *theirs = dlsym(RTLD_DEFAULT, ref->name);
             if (!theirs && ref->version)
@@ -444,7 +445,10 @@ const struct module *host_view_named(const char *name, bool *covered)
     return NULL;
 }
 
-/* REF's definition in VIEW, as a search of that library alone finds it. */
+/* REF's definition in VIEW, as a search of that library alone finds it.
+ * The system loader itself answers for a TLS variable (this thread's
+ * instance) and for an STB_GNU_UNIQUE definition (the one its table of
+ * them chose, perhaps another library's copy). */
 void *host_view_find(const struct module *view, struct symref *ref)
 {
     if (view->gnu_buckets && !gnu_bloom_passes(view, ref->gnu_hash))
@@ -454,10 +458,10 @@ void *host_view_find(const struct module *view, struct symref *ref)
     const Elf64_Sym *sym = find_in_module(view, ref);
     if (!sym)
         return NULL;
-    if (ELF64_ST_TYPE(sym->st_info) != STT_TLS)
+    if (ELF64_ST_TYPE(sym->st_info) != STT_TLS && ELF64_ST_BIND(sym->st_info) != STB_GNU_UNIQUE)
         return symbol_address(view, sym);
     void *h = dlopen(view->path, RTLD_LAZY | RTLD_NOLOAD);
-    void *addr = h ? tls_instance(h, ref) : NULL;
+    void *addr = h ? system_answer(h, ref) : NULL;
     if (h)
         dlclose(h);
     return addr;

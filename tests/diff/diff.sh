@@ -12,7 +12,7 @@ for lib in $F/libreloc.so $F/librelr.so $F/libifunc_local.so $F/libifunc_user.so
     $F/libgnuhash.so $F/libsysvhash.so $F/libver_user.so $F/libweak.so $F/libsymbolic.so \
     $F/libplain.so $F/libsymtag.so $F/liborigin_runpath.so \
     $F/liborigin_rpath.so $F/libzuse.so $F/libcyca.so $F/malformed-good.so \
-    $F/diff-interp.so $F/diff-unhashed.so $F/scale/libbig.so $F/scale/chain/libchain0.so \
+    $F/diff-interp.so $F/diff-unhashed.so $F/libdiff-unique.so $F/scale/libbig.so $F/scale/chain/libchain0.so \
     $L/libz.so.1 $L/libsqlite3.so.0; do
     for order in ldr dlopen; do
         out=$("$checker" --order=$order "$lib" 2>&1)
