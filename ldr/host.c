@@ -429,6 +429,7 @@ static const struct module *scope_view(size_t i, bool *covered)
 const struct module *host_view_of(void *handle, bool *covered)
 {
     struct link_map *map;
+    *covered = false;
     if (!active || dlinfo(handle, RTLD_DI_LINKMAP, &map) != 0)
         return NULL;
     for (size_t i = 0; i < nviews; i++)
@@ -439,6 +440,7 @@ const struct module *host_view_of(void *handle, bool *covered)
 
 const struct module *host_view_named(const char *name, bool *covered)
 {
+    *covered = false;
     for (size_t i = 0; active && i < nviews; i++)
         if (names(&views[i], name))
             return scope_view(i, covered);
