@@ -46,10 +46,24 @@ void close_elf(struct elf_file *f)
     f->phdr = NULL;
 }
 
+/* Whether any page of [vaddr, vaddr+len) is mapped writable: relocation
+ * could rewrite what lies there after every check. */
+static bool on_writable_page(const struct module *m, uintptr_t vaddr, size_t len)
+{
+    for (size_t i = 0; i < m->phnum; i++) {
+        const Elf64_Phdr *p = &m->phdr[i];
+        if (p->p_type == PT_LOAD && (p->p_flags & PF_W) && p->p_memsz && p->p_vaddr / 4096 <= (vaddr + len - 1) / 4096 &&
+            vaddr / 4096 <= (p->p_vaddr + p->p_memsz - 1) / 4096)
+            return true;
+    }
+    return false;
+}
+
 /* The program headers where the image has them (the first segment maps
  * them, as a rule), once they read as the validated copy does: the copy is
  * then given back. The system loader keeps them there too. Not from a
- * writable segment: a relocation could rewrite them after the checks. */
+ * page mapped writable, which a relocation could rewrite after the checks
+ * (segments may share pages). */
 static void use_mapped_phdrs(struct module *m, const Elf64_Ehdr *eh)
 {
     size_t len = m->phnum * sizeof *m->phdr;
@@ -59,8 +73,10 @@ static void use_mapped_phdrs(struct module *m, const Elf64_Ehdr *eh)
             eh->e_phoff - p->p_offset > p->p_filesz ||
             p->p_filesz - (eh->e_phoff - p->p_offset) < len)
             continue;
-        Elf64_Phdr *mapped = image_ptr(m, p->p_vaddr + (eh->e_phoff - p->p_offset), len);
-        if (mapped && (uintptr_t)mapped % _Alignof(Elf64_Phdr) == 0 && memcmp(mapped, m->phdr, len) == 0) {
+        uintptr_t vaddr = p->p_vaddr + (eh->e_phoff - p->p_offset);
+        Elf64_Phdr *mapped = image_ptr(m, vaddr, len);
+        if (mapped && (uintptr_t)mapped % _Alignof(Elf64_Phdr) == 0 && !on_writable_page(m, vaddr, len) &&
+            memcmp(mapped, m->phdr, len) == 0) {
             free(m->phdr);
             m->phdr = mapped;
             m->phdr_mapped = true;
