@@ -253,8 +253,9 @@ static void refresh_views(void)
         views = nv;
         struct view *v = &views[nviews++];
         size_t k = 0;
+        /* Compared, not read: an unloaded object's name is freed memory. */
         while (k < nold && !(old[k].map == l && old[k].addr == l->l_addr && old[k].ld == l->l_ld &&
-                             strcmp(old[k].mod.path, l->l_name) == 0))
+                             old[k].mod.path == l->l_name))
             k++;
         if (k < nold) {
             *v = old[k];
