@@ -32,6 +32,25 @@ static inline double bench_median(double *v, int n)
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
+/* "median (min-max)" of the N values of V, sorted in place, with DECIMALS
+ * decimals, into CELL; the median. */
+static inline double bench_cell(char *cell, size_t size, double *v, int n, int decimals)
+{
+    double med = bench_median(v, n);
+    snprintf(cell, size, "%.*f (%.*f-%.*f)", decimals, med, decimals, v[0], decimals, v[n - 1]);
+    return med;
+}
+
+/* The two cells of a row, ldr's and the system loader's, then their
+ * ratio; no newline. The medians in *MED_LDR and *MED_DL. */
+static inline void bench_pair(double *ldr, double *dl, int n, int decimals, double *med_ldr, double *med_dl)
+{
+    char a[64], b[64];
+    *med_ldr = bench_cell(a, sizeof a, ldr, n, decimals);
+    *med_dl = bench_cell(b, sizeof b, dl, n, decimals);
+    printf("%-21s %-21s %6.2f", a, b, *med_ldr / *med_dl);
+}
+
 static inline const char *bench_base_name(const char *path)
 {
     const char *s = strrchr(path, '/');

@@ -117,11 +117,9 @@ static void bench_loop(void)
             printf("refused: %s\n", failure);
             return;
         }
-    double med_ldr = bench_median(t_ldr, ROUNDS), med_dl = bench_median(t_dl, ROUNDS);
-    char a[64], b[64];
-    snprintf(a, sizeof a, "%.1f (%.1f-%.1f)", med_ldr, t_ldr[0], t_ldr[ROUNDS - 1]);
-    snprintf(b, sizeof b, "%.1f (%.1f-%.1f)", med_dl, t_dl[0], t_dl[ROUNDS - 1]);
-    printf("%-21s %-21s %6.2f\n", a, b, med_ldr / med_dl);
+    double med_ldr, med_dl;
+    bench_pair(t_ldr, t_dl, ROUNDS, 1, &med_ldr, &med_dl);
+    printf("\n");
     bench_record("loop %s %.3f %.3f", bench_base_name(path), med_ldr, med_dl);
 }
 
@@ -165,9 +163,8 @@ static void bench_reload(void)
         ldr_close(m);
         return;
     }
-    double med = bench_median(t, ROUNDS);
     char a[64];
-    snprintf(a, sizeof a, "%.2f (%.2f-%.2f)", med, t[0], t[ROUNDS - 1]);
+    double med = bench_cell(a, sizeof a, t, ROUNDS, 2);
     printf("%-21s < %.0f us  %s\n", a, RELOAD_TARGET_US, med < RELOAD_TARGET_US ? "PASS" : "FAIL");
     printf("%-22s %-21.2f (not judged: ldr_open leaves the file's hash to it)\n", "first call", first);
     bench_record("reload %s %.4f %.4f", bench_base_name(path), med, first);

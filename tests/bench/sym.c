@@ -138,11 +138,8 @@ int main(int argc, char **argv)
         t_ldr[r] = (t1 - t0) / nnames;
         t_dl[r] = (t2 - t1) / nnames;
     }
-    double med_ldr = bench_median(t_ldr, rounds), med_dl = bench_median(t_dl, rounds);
-    char a[64], b[64];
-    snprintf(a, sizeof a, "%.0f (%.0f-%.0f)", med_ldr, t_ldr[0], t_ldr[rounds - 1]);
-    snprintf(b, sizeof b, "%.0f (%.0f-%.0f)", med_dl, t_dl[0], t_dl[rounds - 1]);
-    printf("%-21s %-21s %6.2f", a, b, med_ldr / med_dl);
+    double med_ldr, med_dl;
+    bench_pair(t_ldr, t_dl, rounds, 0, &med_ldr, &med_dl);
     if (missing)
         printf("  %d names not found by one of them", missing);
     if (differ)

@@ -50,11 +50,9 @@ int main(int argc, char **argv)
             t_ldr[r] = per_access(ldr_bump);
             t_dl[r] = per_access(dl_bump);
         }
-        double med_ldr = bench_median(t_ldr, ROUNDS), med_dl = bench_median(t_dl, ROUNDS);
-        char a[64], b[64];
-        snprintf(a, sizeof a, "%.2f (%.2f-%.2f)", med_ldr, t_ldr[0], t_ldr[ROUNDS - 1]);
-        snprintf(b, sizeof b, "%.2f (%.2f-%.2f)", med_dl, t_dl[0], t_dl[ROUNDS - 1]);
-        printf("%-21s %-21s %6.2f\n", a, b, med_ldr / med_dl);
+        double med_ldr, med_dl;
+        bench_pair(t_ldr, t_dl, ROUNDS, 2, &med_ldr, &med_dl);
+        printf("\n");
         bench_record("tls %s %.4f %.4f", bench_base_name(path), med_ldr, med_dl);
         ldr_close(m);
         dlclose(h);
