@@ -276,7 +276,11 @@ static int load_dep(struct load *ld, struct module *m, const char *name)
     if (have)
         return add_dep(m, (struct dep){.mod = have});
     if (is_system_library(name)) {
-        void *h = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+        /* Bound as the system loader binds the host's own libraries:
+         * lazily, unless the library or LD_BIND_NOW asks otherwise (ldr's
+         * modules are bound at load; libstdc++'s thousand PLT entries
+         * need not be, for a C++ plugin to load). */
+        void *h = dlopen(name, RTLD_LAZY | RTLD_LOCAL);
         if (!h)
             return fail(m->path, "system library %s: %s", name, dlerror());
         trace(T_FILES, "%s: needs %s: the system loader's copy", m->path, name);
