@@ -429,13 +429,19 @@ static const struct module *scope_view(size_t i, bool *covered)
 
 const struct module *host_view_of(void *handle, bool *covered)
 {
-    struct link_map *map;
     *covered = false;
-    if (!active || dlinfo(handle, RTLD_DI_LINKMAP, &map) != 0)
+    if (!active)
         return NULL;
-    for (size_t i = 0; i < nviews; i++)
-        if (views[i].map == map)
-            return scope_view(i, covered);
+    /* The system loader's handles are its link_maps (glibc's and musl's
+     * alike): dlinfo only when that does not find it. */
+    struct link_map *map = handle;
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < nviews; i++)
+            if (views[i].map == map)
+                return scope_view(i, covered);
+        if (pass == 0 && dlinfo(handle, RTLD_DI_LINKMAP, &map) != 0)
+            return NULL;
+    }
     return NULL;
 }
 
