@@ -24,6 +24,10 @@ has libreloc.so -r 'R_X86_64_64 .* labs@GLIBC_'
 has libreloc.so -r 'R_X86_64_64 .* environ'
 has libreloc.so -r 'R_X86_64_GLOB_DAT .* stdout'
 
+# 64 pages of numbers in the writable segment, relocations on few pages.
+has libsparse.so --dyn-syms ' 0x40000 OBJECT +GLOBAL .* sparse_numbers'
+atleast libsparse.so 64 8
+
 has librelr.so -d '\(RELR\)'
 [ "$(relocs librelr.so RELATIVE)" -eq 0 ] || bad "librelr.so: RELATIVE relocations left unpacked"
 has librelr.so -r '\.relr\.dyn.* [0-9]+ entries'
