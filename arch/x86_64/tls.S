@@ -80,6 +80,7 @@ ldr_tlsdesc_undefweak:
         .globl  ldr_tlsdesc_dynamic
         .hidden ldr_tlsdesc_dynamic
         .type   ldr_tlsdesc_dynamic, @function
+        .p2align 5
 ldr_tlsdesc_dynamic:
         .cfi_startproc
         movq    8(%rax), %rax
@@ -87,11 +88,12 @@ ldr_tlsdesc_dynamic:
         .cfi_adjust_cfa_offset 8
         pushq   %rdx
         .cfi_adjust_cfa_offset 8
-        movq    TLSDESC_ID(%rax), %rcx
-        subq    $TLS_ID_BASE, %rcx
-        jb      1f
         movq    ldr_tls_vec@gottpoff(%rip), %rdx
+        movq    TLSDESC_ID(%rax), %rcx
         movq    %fs:(%rdx), %rdx
+        /* A host id wraps around past any count: one test, as in
+         * ldr_tls_get_addr; the slow path tells them apart. */
+        subq    $TLS_ID_BASE, %rcx
         cmpq    TLS_VEC_COUNT(%rdx), %rcx
         jae     1f
         movq    TLS_VEC_BLOCKS(%rdx,%rcx,8), %rdx

@@ -270,8 +270,9 @@ int main(int argc, char **argv)
         bench_library(argv[i], runs);
     printf("\nOnly the open and the close calls are timed (CLOCK_MONOTONIC), not process\n"
            "start-up; one unmeasured run of each loader warms the page cache first. The\n"
-           "helper has only libc and libxxhash loaded, so both loaders load the same\n"
-           "dependencies. A close of about 0 us means the library stays (NODELETE).\n");
+           "helper has only libldr.so and what it needs (libc, libxxhash) loaded, the same\n"
+           "in both runs, so both loaders load the same dependencies. A close of about\n"
+           "0 us means the library stays (NODELETE).\n");
 
     printf("\nMemory after the open, same loaders, %d runs each in fresh processes of their\n"
            "own (not the timed ones), alternating; KiB, medians. Heap: what the open keeps\n"
