@@ -313,6 +313,7 @@ int ldr_fstat(int fd, struct stat *st);
 void tls_prepare(bool descriptor);
 int tls_register(struct module *m);
 int tls_make_static(struct module *m);
+bool tls_try_static(struct module *m);
 intptr_t tls_static_offset(const struct module *m);
 void tls_release(struct module *m);
 void *tls_block_if_any(const struct module *m);

@@ -282,7 +282,7 @@ static int apply_tls(struct pass *p, const Elf64_Rela *rel, enum reloc_kind kind
     default: /* RK_TLSDESC */
         if (t.undefined) {
             word0 = (uintptr_t)ldr_tlsdesc_undefweak;
-        } else if (t.mod && tls_static_offset(t.mod)) {
+        } else if (t.mod && (tls_static_offset(t.mod) || (!t.mod->initialized && tls_try_static(t.mod)))) {
             word0 = (uintptr_t)ldr_tlsdesc_static;
             word1 = tls_static_offset(t.mod) + t.offset + rel->r_addend;
         } else {

@@ -181,34 +181,59 @@ int tls_register(struct module *m)
     return 0;
 }
 
+/* Places slot S in the static pool if it may go there and LIMIT bytes of
+ * the pool leave room; why not, otherwise. Under the lock. The pool's bytes
+ * are zero in every thread, those that exist and those to come, until a
+ * module uses them: so only an all-zero image may go there, and space once
+ * given is never given again (a module unloaded leaves its bytes dirty). */
+static const char *place_static(struct slot *s, size_t limit)
+{
+    if (s->static_offset)
+        return NULL;
+    for (size_t i = 0; i < s->image_size; i++)
+        if (((const unsigned char *)s->image)[i])
+            return "its TLS image is not all zeros (threads that already exist could not be given it)";
+    if (s->align > POOL_ALIGN)
+        return "its TLS alignment is larger than the pool's";
+    size_t at = (pool_used + s->align - 1) & ~(s->align - 1);
+    if (at > limit || limit - at < s->size)
+        return "ldr's static TLS pool is full (configure --with-static-tls-pool=BYTES)";
+    pool_used = at + s->size;
+    s->static_offset = (intptr_t)((uintptr_t)(pool + at) - thread_pointer());
+    return NULL;
+}
+
 /* Places M's TLS block in the static pool, for initial-exec accesses. */
 int tls_make_static(struct module *m)
 {
     pthread_mutex_lock(&lock);
     struct slot *s = &slots[m->tls_id - TLS_ID_BASE];
-    if (s->static_offset) {
-        pthread_mutex_unlock(&lock);
-        return 0;
-    }
-    const char *why = NULL;
-    for (size_t i = 0; i < s->image_size && !why; i++)
-        if (((const unsigned char *)s->image)[i])
-            why = "its TLS image is not all zeros (threads that already exist could not be given it)";
-    if (!why && s->align > POOL_ALIGN)
-        why = "its TLS alignment is larger than the pool's";
-    size_t at = (pool_used + s->align - 1) & ~(s->align - 1);
-    if (!why && (at > sizeof pool || sizeof pool - at < s->size))
-        why = "ldr's static TLS pool is full (configure --with-static-tls-pool=BYTES)";
-    if (why) {
-        pthread_mutex_unlock(&lock);
-        return fail(m->path, "uses initial-exec TLS (%zu bytes), which ldr cannot place: %s", s->size, why);
-    }
-    pool_used = at + s->size;
-    s->static_offset = (intptr_t)((uintptr_t)(pool + at) - thread_pointer());
+    const char *why = place_static(s, sizeof pool);
+    intptr_t off = s->static_offset;
     pthread_mutex_unlock(&lock);
+    if (why)
+        return fail(m->path, "uses initial-exec TLS (%zu bytes), which ldr cannot place: %s", s->size, why);
     trace(T_TLS, "%s: initial-exec TLS at thread pointer %+ld (static pool %zu of %zu bytes used)", m->path,
-          (long)s->static_offset, pool_used, sizeof pool);
+          (long)off, pool_used, sizeof pool);
     return 0;
+}
+
+/* For a module whose TLS descriptors are being made, before its code ever
+ * ran: a place in the static pool, when its image allows, so that its
+ * descriptors return a fixed offset (two instructions, as the system
+ * loader's for a block in its static TLS) rather than look the thread's
+ * block up. Descriptors take no more than half the pool: the rest stays
+ * for initial-exec modules, which have nowhere else to go. */
+bool tls_try_static(struct module *m)
+{
+    pthread_mutex_lock(&lock);
+    struct slot *s = &slots[m->tls_id - TLS_ID_BASE];
+    bool placed = !place_static(s, sizeof pool / 2);
+    intptr_t off = s->static_offset;
+    pthread_mutex_unlock(&lock);
+    if (placed)
+        trace(T_TLS, "%s: TLS descriptors with a static block at thread pointer %+ld", m->path, (long)off);
+    return placed;
 }
 
 intptr_t tls_static_offset(const struct module *m)

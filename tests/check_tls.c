@@ -320,6 +320,47 @@ START_TEST(test_initial_exec)
 }
 END_TEST
 
+/* An all-zero TLS image reached through TLS descriptors, opened, changed
+ * and closed round after round: zero again each time in the main thread,
+ * in a thread older than every load and in a new one. Under ldr the first
+ * rounds' blocks are in its static pool (the same offset from every
+ * thread's pointer: the descriptors return a fixed offset); once they have
+ * used half of it, later rounds' blocks are dynamic, and nothing of an
+ * earlier round shows through either way. */
+START_TEST(test_descriptors_zero_image)
+{
+    int loader = _i % TLS_NLOADERS;
+    const char *file = "libtls_desc_zero.so";
+    const char *ln = tls_loader_names[loader];
+    struct servant early;
+    servant_start(&early);
+    for (int round = 0; round < 12; round++) {
+        struct lib l = lib_open(loader, fixture(file));
+        ie_addr = (addr_fn *)lib_sym(&l, "ie_addr");
+        ie_bump = (void_fn *)lib_sym(&l, "ie_bump");
+        struct ie_view *m = ie_take(NULL);
+        ck_assert_msg(m->counter == 0 && m->word7 == 0, "[%s] round %d: main thread's copy is not zero", ln, round);
+        ie_bump();
+        free(m);
+        m = ie_take(NULL);
+        ck_assert_msg(m->counter == 5 && m->word7 == 77, "[%s] round %d: writes did not stick", ln, round);
+        struct ie_view *e = servant_run(&early, ie_take, NULL);
+        ck_assert_msg(e->counter == 0 && e->word7 == 0, "[%s] round %d: older thread's copy is not zero", ln, round);
+        servant_run(&early, call_ie_bump, NULL);
+        struct ie_view *n = in_thread(ie_take, NULL);
+        ck_assert_msg(n->counter == 0 && n->word7 == 0, "[%s] round %d: new thread's copy is not zero", ln, round);
+        if (loader == TLS_LDR && round == 0)
+            ck_assert_msg(e->counter_off == m->counter_off && n->counter_off == m->counter_off,
+                          "[%s] round 0: the block is not in the static pool", ln);
+        free(m);
+        free(e);
+        free(n);
+        lib_close(&l);
+    }
+    servant_stop(&early);
+}
+END_TEST
+
 /* Changed in two threads, closed, reopened: both threads' copies are
  * fresh (zero) again, as for any other module. */
 START_TEST(test_initial_exec_reopen)
@@ -643,6 +684,7 @@ int main(void)
     tcase_add_loop_test(tc, test_dialects, 0, N_DYN * TLS_NLOADERS);
     tcase_add_loop_test(tc, test_initial_exec, 0, 2 * TLS_NLOADERS);
     tcase_add_loop_test(tc, test_initial_exec_reopen, 0, 2 * TLS_NLOADERS);
+    tcase_add_loop_test(tc, test_descriptors_zero_image, 0, TLS_NLOADERS);
     tcase_add_loop_test(tc, test_host_tls, 0, 3 * TLS_NLOADERS);
     tcase_add_loop_test(tc, test_exit_handlers, 0, TLS_NLOADERS);
     tcase_add_loop_test(tc, test_thread_dtor_keeps_module, 0, TLS_NLOADERS);

@@ -63,6 +63,13 @@ for f in libtls_ie.so libtls_ie_clang.so; do
     [ $# -eq 3 ] && [ $(($1)) -eq 0 ] && [ $(($2)) -gt 0 ] || bad "$f: PT_TLS is not a zero image"
 done
 
+# The same zero image through TLS descriptors, without DF_STATIC_TLS.
+hasrel libtls_desc_zero.so TLSDESC ie_counter
+[ "$(count libtls_desc_zero.so TPOFF64)" -eq 0 ] || bad "libtls_desc_zero.so: TPOFF64 in a TLSDESC build"
+lacks libtls_desc_zero.so -d 'STATIC_TLS'
+set -- $(tls_seg libtls_desc_zero.so)
+[ $# -eq 3 ] && [ $(($1)) -eq 0 ] && [ $(($2)) -gt 0 ] || bad "libtls_desc_zero.so: PT_TLS is not a zero image"
+
 has libtls_hostlib.so --dyn-syms 'TLS +GLOBAL .* tls_hostlib_var$'
 for v in tls_host_exe_var tls_hostlib_var; do
     hasrel libtls_hostref_gd.so DTPMOD64 $v
