@@ -282,6 +282,36 @@ static void *ie_take(void *arg)
 
 static const char *const ie_fixtures[] = { "libtls_ie.so", "libtls_ie_clang.so" };
 
+/* The copies of a freshly opened zero-image module (ie_addr and ie_bump
+ * set): the main thread's, zero and then changed by ie_bump; the older
+ * thread EARLY's and a new thread's, zero. WHO opens the messages. */
+struct ie_copies {
+    struct ie_view *main, *older, *fresh;
+};
+
+static struct ie_copies ie_check_fresh(const char *who, struct servant *early)
+{
+    struct ie_copies c;
+    c.main = ie_take(NULL);
+    ck_assert_msg(c.main->counter == 0 && c.main->word7 == 0, "%s: main thread's copy is not zero", who);
+    ie_bump();
+    free(c.main);
+    c.main = ie_take(NULL);
+    ck_assert_msg(c.main->counter == 5 && c.main->word7 == 77, "%s: writes did not stick", who);
+    c.older = servant_run(early, ie_take, NULL);
+    ck_assert_msg(c.older->counter == 0 && c.older->word7 == 0, "%s: older thread's copy is not zero", who);
+    c.fresh = in_thread(ie_take, NULL);
+    ck_assert_msg(c.fresh->counter == 0 && c.fresh->word7 == 0, "%s: new thread's copy is not zero", who);
+    return c;
+}
+
+static void ie_free(struct ie_copies *c)
+{
+    free(c->main);
+    free(c->older);
+    free(c->fresh);
+}
+
 /* Static TLS: zero in every thread, old ones included, at the same offset
  * from each thread's pointer. */
 START_TEST(test_initial_exec)
@@ -294,27 +324,16 @@ START_TEST(test_initial_exec)
 
     struct lib l = lib_open(loader, fixture(file));
     ie_addr = (addr_fn *)lib_sym(&l, "ie_addr");
-    void_fn *bump = (void_fn *)lib_sym(&l, "ie_bump");
-    struct ie_view *m = ie_take(NULL);
-    ck_assert_msg(m->counter == 0 && m->word7 == 0, "[%s] %s: main thread's copy is not zero", ln, file);
-    bump();
-    free(m);
-    m = ie_take(NULL);
-    ck_assert_msg(m->counter == 5 && m->word7 == 77, "[%s] %s: writes did not stick", ln, file);
-
-    struct ie_view *e = servant_run(&early, ie_take, NULL);
-    ck_assert_msg(e->counter == 0 && e->word7 == 0, "[%s] %s: older thread's copy is not zero", ln, file);
-    struct ie_view *n = in_thread(ie_take, NULL);
-    ck_assert_msg(n->counter == 0 && n->word7 == 0, "[%s] %s: new thread's copy is not zero", ln, file);
+    ie_bump = (void_fn *)lib_sym(&l, "ie_bump");
+    char who[128];
+    snprintf(who, sizeof who, "[%s] %s", ln, file);
+    struct ie_copies c = ie_check_fresh(who, &early);
+    struct ie_view *m = c.main, *e = c.older, *n = c.fresh;
     ck_assert_msg(e->counter_off == m->counter_off && n->counter_off == m->counter_off &&
                   e->words_off == m->words_off && n->words_off == m->words_off,
-                  "[%s] %s: offsets from the thread pointer differ between threads", ln, file);
-    ck_assert_msg(m->counter_off < 0 && m->words_off < 0,
-                  "[%s] %s: static TLS above the thread pointer", ln, file);
-    ie_bump = bump;
-    free(e);
-    free(n);
-    free(m);
+                  "%s: offsets from the thread pointer differ between threads", who);
+    ck_assert_msg(m->counter_off < 0 && m->words_off < 0, "%s: static TLS above the thread pointer", who);
+    ie_free(&c);
     lib_close(&l);
     servant_stop(&early);
 }
@@ -338,23 +357,14 @@ START_TEST(test_descriptors_zero_image)
         struct lib l = lib_open(loader, fixture(file));
         ie_addr = (addr_fn *)lib_sym(&l, "ie_addr");
         ie_bump = (void_fn *)lib_sym(&l, "ie_bump");
-        struct ie_view *m = ie_take(NULL);
-        ck_assert_msg(m->counter == 0 && m->word7 == 0, "[%s] round %d: main thread's copy is not zero", ln, round);
-        ie_bump();
-        free(m);
-        m = ie_take(NULL);
-        ck_assert_msg(m->counter == 5 && m->word7 == 77, "[%s] round %d: writes did not stick", ln, round);
-        struct ie_view *e = servant_run(&early, ie_take, NULL);
-        ck_assert_msg(e->counter == 0 && e->word7 == 0, "[%s] round %d: older thread's copy is not zero", ln, round);
-        servant_run(&early, call_ie_bump, NULL);
-        struct ie_view *n = in_thread(ie_take, NULL);
-        ck_assert_msg(n->counter == 0 && n->word7 == 0, "[%s] round %d: new thread's copy is not zero", ln, round);
+        char who[128];
+        snprintf(who, sizeof who, "[%s] round %d", ln, round);
+        struct ie_copies c = ie_check_fresh(who, &early);
+        servant_run(&early, call_ie_bump, NULL); /* for the next round to find gone */
         if (loader == TLS_LDR && round == 0)
-            ck_assert_msg(e->counter_off == m->counter_off && n->counter_off == m->counter_off,
-                          "[%s] round 0: the block is not in the static pool", ln);
-        free(m);
-        free(e);
-        free(n);
+            ck_assert_msg(c.older->counter_off == c.main->counter_off && c.fresh->counter_off == c.main->counter_off,
+                          "%s: the block is not in the static pool", who);
+        ie_free(&c);
         lib_close(&l);
     }
     servant_stop(&early);
