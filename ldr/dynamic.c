@@ -162,15 +162,12 @@ static const void *table(struct module *m, uint64_t addr, uint64_t bytes, uint64
     return p;
 }
 
-static int collect(struct module *m, struct raw *r)
+/* DYN holds the section's N entries (read_dynamic). */
+static int collect(struct module *m, struct raw *r, const Elf64_Dyn *dyn, size_t ndyn)
 {
-    const Elf64_Dyn *d = m->dynamic;
-    size_t n = 0;
-    for (;; d++) {
-        if (!image_ptr(m, (uintptr_t)d - m->base, sizeof *d))
-            return BAD("dynamic section has no DT_NULL terminator inside the image");
-        if (d->d_tag == DT_NULL)
-            break;
+    size_t n = 0, end = 0;
+    for (; end < ndyn && dyn[end].d_tag != DT_NULL; end++) {
+        const Elf64_Dyn *d = &dyn[end];
         uint64_t v = d->d_un.d_val;
         switch (d->d_tag) {
         case DT_NEEDED: n++; break;
@@ -210,13 +207,15 @@ static int collect(struct module *m, struct raw *r)
         case DT_SYMBOLIC: r->symbolic = true; break;
         }
     }
+    if (end == ndyn)
+        return BAD("dynamic section has no DT_NULL terminator");
     if (n) {
         m->needed = calloc(n, sizeof *m->needed);
         if (!m->needed)
             return BAD("out of memory");
-        for (d = m->dynamic; d->d_tag != DT_NULL; d++)
-            if (d->d_tag == DT_NEEDED)
-                m->needed[m->nneeded++] = d->d_un.d_val;
+        for (size_t i = 0; i < end; i++)
+            if (dyn[i].d_tag == DT_NEEDED)
+                m->needed[m->nneeded++] = dyn[i].d_un.d_val;
     }
     return 0;
 }
@@ -302,10 +301,10 @@ static int check_relocs(struct module *m, struct raw *r)
     return 0;
 }
 
-int parse_dynamic(struct module *m)
+int parse_dynamic(struct module *m, const Elf64_Dyn *dyn, size_t n)
 {
     struct raw r = {0};
-    if (collect(m, &r) < 0 || check_strings(m, &r) < 0)
+    if (collect(m, &r, dyn, n) < 0 || check_strings(m, &r) < 0)
         return -1;
     if (r.textrel || (r.flags & DF_TEXTREL))
         return BAD("has text relocations (DT_TEXTREL); ldr never makes code writable, rebuild with -fPIC");

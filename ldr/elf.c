@@ -14,7 +14,7 @@
  * the kernel for the whole address space. */
 #define MAX_SPAN ((uint64_t)1 << 40)
 
-static int read_at(struct elf_file *f, void *buf, size_t len, off_t off)
+static int read_at(const struct elf_file *f, void *buf, size_t len, off_t off)
 {
     size_t done = 0;
     while (done < len) {
@@ -141,6 +141,29 @@ static int check_phdrs(struct elf_file *f)
         return fail(f->path, "dynamic section lies outside every loadable segment");
     if (!(holder->p_flags & PF_R))
         return fail(f->path, "dynamic section lies in a segment that is not readable");
+    f->dynamic_off = holder->p_offset + (dyn->p_vaddr - holder->p_vaddr);
+    f->dynamic_size = dyn->p_filesz - dyn->p_filesz % sizeof(Elf64_Dyn);
+    f->dynamic_zero_tail = dyn->p_memsz - f->dynamic_size >= sizeof(Elf64_Dyn);
+    return 0;
+}
+
+/* The dynamic section as the file holds it, for parse_dynamic: read from
+ * the file, not through the image, where the first read would map a page
+ * that relocation is about to copy (a second fault for one page). */
+int read_dynamic(const struct elf_file *f, Elf64_Dyn **dyn, size_t *n)
+{
+    size_t n_file = f->dynamic_size / sizeof **dyn;
+    *n = n_file + f->dynamic_zero_tail;
+    *dyn = malloc(*n * sizeof **dyn);
+    if (!*dyn)
+        return fail(f->path, "out of memory");
+    if (read_at(f, *dyn, f->dynamic_size, f->dynamic_off) < 0) {
+        free(*dyn);
+        *dyn = NULL;
+        return -1;
+    }
+    if (f->dynamic_zero_tail)
+        memset(&(*dyn)[n_file], 0, sizeof **dyn);
     return 0;
 }
 

@@ -174,21 +174,24 @@ struct elf_file {
     Elf64_Ehdr ehdr;
     Elf64_Phdr *phdr;
     size_t phnum;
+    uint64_t dynamic_off, dynamic_size; /* where the file holds PT_DYNAMIC's entries */
+    bool dynamic_zero_tail;             /* and memory adds zeros: a DT_NULL */
 };
 enum { ELF_OK = 0, ELF_BAD = -1, ELF_WRONG_KIND = -2, ELF_MISSING = -3 };
 int read_elf(struct elf_file *f);
+int read_dynamic(const struct elf_file *f, Elf64_Dyn **dyn, size_t *n);
 
 /* map.c: the image in memory. */
 int map_image(struct module *m, const struct elf_file *f);
 void *image_ptr(const struct module *m, uintptr_t vaddr, size_t len);
 const Elf64_Phdr *writable_segment(const struct module *m, uintptr_t vaddr, size_t len);
-void prefault_pages(const struct module *m, const unsigned char *pages);
+void populate_image(const struct module *m, unsigned char *pages);
 bool executable_at(const struct module *m, uintptr_t vaddr);
 int protect_relro(struct module *m);
 void unmap_image(struct module *m);
 
 /* dynamic.c */
-int parse_dynamic(struct module *m);
+int parse_dynamic(struct module *m, const Elf64_Dyn *dyn, size_t n);
 const char *module_str(const struct module *m, size_t off);
 
 /* symbol.c: finding definitions. */
@@ -272,6 +275,7 @@ void release_deps(struct module *m);
 
 /* reloc.c: every dynamic relocation of every module of a load. */
 int relocate(struct load *ld);
+int prefault_relocations(const struct module *m);
 
 /* scope.c: where a load's references bind, in the product's order. */
 struct binding {

@@ -115,10 +115,14 @@ int load_elf(struct elf_file *f, int flags, struct module **out)
             m->relro_end = p->p_vaddr + p->p_memsz;
         }
     }
+    Elf64_Dyn *dyn = NULL;
+    size_t ndyn = 0;
     int r = map_image(m, f);
     f->phdr = NULL; /* the module owns them now */
-    if (r == 0)
+    if (r == 0) {
         use_mapped_phdrs(m, &f->ehdr);
+        r = read_dynamic(f, &dyn, &ndyn);
+    }
     close_elf(f);
     if (r == 0) {
         m->dynamic = (const Elf64_Dyn *)(m->base + (uintptr_t)m->dynamic);
@@ -126,8 +130,11 @@ int load_elf(struct elf_file *f, int flags, struct module **out)
             !image_ptr(m, m->relro_start, m->relro_end - m->relro_start))
             r = fail(m->path, "RELRO segment lies outside the image");
         else
-            r = parse_dynamic(m);
+            r = parse_dynamic(m, dyn, ndyn);
     }
+    free(dyn);
+    if (r == 0)
+        r = prefault_relocations(m);
     if (r == 0)
         r = tls_register(m);
     if (r < 0) {

@@ -1,7 +1,7 @@
-/* The image in memory: one reservation for the whole span, each PT_LOAD
- * mapped from the file over it with its own protections (so the path
- * shows in /proc/self/maps, perf and valgrind), anonymous pages for .bss,
- * RELRO made read-only once relocation is done. */
+/* The image in memory: the first PT_LOAD mapped over the whole span, each
+ * other mapped from the file over it with its own protections (so the
+ * path shows in /proc/self/maps, perf and valgrind), anonymous pages for
+ * .bss, RELRO made read-only once relocation is done. */
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -18,14 +18,18 @@ static int prot_of(unsigned flags)
            (flags & PF_X ? PROT_EXEC : 0);
 }
 
-static int map_segment(struct module *m, const struct elf_file *f, const Elf64_Phdr *p)
+/* P's file pages, unless MAPPED says the span's mapping is P's already.
+ * Each other segment is mapped even where that mapping shows the same
+ * file pages with the same protections: valgrind (3.19) aborts on a file
+ * whose mappings do not each start a segment. */
+static int map_segment(struct module *m, const struct elf_file *f, const Elf64_Phdr *p, bool mapped)
 {
     uintptr_t start = PAGE_DOWN(m->base + p->p_vaddr);
     uintptr_t file_end = m->base + p->p_vaddr + p->p_filesz;
     uintptr_t mem_end = PAGE_UP(m->base + p->p_vaddr + p->p_memsz);
     int prot = prot_of(p->p_flags);
 
-    if (p->p_filesz) {
+    if (p->p_filesz && !mapped) {
         size_t len = PAGE_UP(file_end) - start;
         off_t off = PAGE_DOWN(p->p_offset);
         if (mmap((void *)start, len, prot, MAP_PRIVATE | MAP_FIXED, f->fd, off) == MAP_FAILED)
@@ -34,14 +38,15 @@ static int map_segment(struct module *m, const struct elf_file *f, const Elf64_P
     }
     if (p->p_memsz > p->p_filesz) {
         /* The file page holding the end of .data continues with .bss,
-         * which must read as zeros, not as whatever follows in the file. */
+         * which must read as zeros, not as whatever follows in the file.
+         * A writable segment's is cleared once relocation's pages are
+         * faulted in (populate_image), with them. */
         uintptr_t tail = PAGE_UP(file_end);
-        if (p->p_filesz && (file_end & (PAGE - 1))) {
-            if (!(prot & PROT_WRITE) &&
-                mprotect((void *)PAGE_DOWN(file_end), PAGE, prot | PROT_WRITE) < 0)
+        if (p->p_filesz && (file_end & (PAGE - 1)) && !(prot & PROT_WRITE)) {
+            if (mprotect((void *)PAGE_DOWN(file_end), PAGE, prot | PROT_WRITE) < 0)
                 return fail(m->path, "cannot clear .bss: %s", strerror(errno));
             memset((void *)file_end, 0, tail - file_end);
-            if (!(prot & PROT_WRITE) && mprotect((void *)PAGE_DOWN(file_end), PAGE, prot) < 0)
+            if (mprotect((void *)PAGE_DOWN(file_end), PAGE, prot) < 0)
                 return fail(m->path, "cannot protect .bss: %s", strerror(errno));
         } else if (!p->p_filesz) {
             tail = start;
@@ -49,6 +54,24 @@ static int map_segment(struct module *m, const struct elf_file *f, const Elf64_P
         if (mem_end > tail &&
             mmap((void *)tail, mem_end - tail, prot, MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS, -1, 0) == MAP_FAILED)
             return fail(m->path, "cannot map .bss: %s", strerror(errno));
+    }
+    return 0;
+}
+
+/* Pages of the span that no segment covers would show the file through
+ * the first segment's mapping: they get no access, as in a reservation. */
+static int close_holes(struct module *m, const struct elf_file *f)
+{
+    uintptr_t end = (uintptr_t)m->map_start;
+    for (size_t i = 0; i < f->phnum; i++) {
+        const Elf64_Phdr *p = &f->phdr[i];
+        if (p->p_type != PT_LOAD)
+            continue;
+        uintptr_t start = PAGE_DOWN(m->base + p->p_vaddr);
+        if (start > end && mprotect((void *)end, start - end, PROT_NONE) < 0)
+            return fail(m->path, "cannot protect the gap before segment %zu: %s", i, strerror(errno));
+        if (PAGE_UP(m->base + p->p_vaddr + p->p_memsz) > end)
+            end = PAGE_UP(m->base + p->p_vaddr + p->p_memsz);
     }
     return 0;
 }
@@ -77,11 +100,14 @@ static void tell_leak_checker(const struct module *m, bool mapped)
 
 int map_image(struct module *m, const struct elf_file *f)
 {
+    const Elf64_Phdr *first = NULL;
     uintptr_t lo = UINTPTR_MAX, hi = 0, align = PAGE;
     for (size_t i = 0; i < f->phnum; i++) {
         const Elf64_Phdr *p = &f->phdr[i];
         if (p->p_type != PT_LOAD)
             continue;
+        if (!first)
+            first = p; /* read_elf checked that they come in address order */
         if (p->p_vaddr < lo)
             lo = p->p_vaddr;
         if (p->p_vaddr + p->p_memsz > hi)
@@ -91,27 +117,43 @@ int map_image(struct module *m, const struct elf_file *f)
     }
     lo = PAGE_DOWN(lo);
     size_t span = PAGE_UP(hi) - lo;
-    if (align > ((uintptr_t)1 << 30))
-        align = (uintptr_t)1 << 30;
-    /* Over-reserve so that the image can start on its largest p_align
-     * (huge-page aligned text, for instance), then give back the slack. */
-    size_t slack = align > PAGE ? align - PAGE : 0;
-    unsigned char *raw = mmap(NULL, span + slack, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (raw == MAP_FAILED)
-        return fail(m->path, "cannot reserve %zu bytes of address space: %s", span, strerror(errno));
-    unsigned char *start = (unsigned char *)(((uintptr_t)raw + align - 1) & ~(align - 1));
-    if (start > raw)
-        munmap(raw, start - raw);
-    if (raw + span + slack > start + span)
-        munmap(start + span, raw + span + slack - (start + span));
+    unsigned char *start;
+    bool spanned = false;
+    if (align == PAGE && first->p_filesz && !(first->p_flags & PF_W)) {
+        /* The first segment's mapping reserves the span, as the system
+         * loader's does: one mapping fewer. */
+        start = mmap(NULL, span, prot_of(first->p_flags), MAP_PRIVATE, f->fd, PAGE_DOWN(first->p_offset));
+        if (start == MAP_FAILED)
+            return fail(m->path, "cannot map %zu bytes: %s", span, strerror(errno));
+        spanned = true;
+    } else {
+        if (align > ((uintptr_t)1 << 30))
+            align = (uintptr_t)1 << 30;
+        /* Over-reserve so that the image can start on its largest p_align
+         * (huge-page aligned text, for instance), then give back the slack. */
+        size_t slack = align - PAGE;
+        unsigned char *raw = mmap(NULL, span + slack, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (raw == MAP_FAILED)
+            return fail(m->path, "cannot reserve %zu bytes of address space: %s", span, strerror(errno));
+        start = (unsigned char *)(((uintptr_t)raw + align - 1) & ~(align - 1));
+        if (start > raw)
+            munmap(raw, start - raw);
+        if (raw + span + slack > start + span)
+            munmap(start + span, raw + span + slack - (start + span));
+    }
     m->map_start = start;
     m->map_size = span;
     m->base = (uintptr_t)start - lo;
-    for (size_t i = 0; i < f->phnum; i++)
-        if (f->phdr[i].p_type == PT_LOAD && map_segment(m, f, &f->phdr[i]) < 0) {
-            unmap_image(m);
-            return -1;
-        }
+    int r = 0;
+    for (size_t i = 0; i < f->phnum && r == 0; i++)
+        if (f->phdr[i].p_type == PT_LOAD)
+            r = map_segment(m, f, &f->phdr[i], spanned && &f->phdr[i] == first);
+    if (r == 0 && spanned)
+        r = close_holes(m, f);
+    if (r < 0) {
+        unmap_image(m);
+        return -1;
+    }
     tell_leak_checker(m, true);
     m->leak_checked = true;
     return 0;
@@ -158,12 +200,32 @@ const Elf64_Phdr *writable_segment(const struct module *m, uintptr_t vaddr, size
 
 /* Faults in, in one system call per run, the pages of the image that
  * PAGES marks (a bit per page from map_start), which relocation is about
- * to write: a write fault per page costs a trap each, and on a virtual
- * machine more than the copy itself. Pages nobody writes stay untouched.
- * A kernel without MADV_POPULATE_WRITE leaves them to fault as usual. */
-void prefault_pages(const struct module *m, const unsigned char *pages)
+ * to write, and with them the pages where a writable segment's .bss
+ * begins, which are then cleared: a write fault per page costs a trap
+ * each, and on a virtual machine more than the copy itself. This comes
+ * before anything reads those pages: a read first maps the file's page,
+ * which the write then copies, twice the work. Pages nobody writes stay
+ * untouched. A kernel without MADV_POPULATE_WRITE leaves them to fault
+ * as usual. */
+/* Where a writable segment's .bss begins part-way into a file page,
+ * which populate_image clears; 0 when there is no such page. */
+static uintptr_t shared_bss_page(const struct module *m, const Elf64_Phdr *p)
+{
+    uintptr_t file_end = m->base + p->p_vaddr + p->p_filesz;
+    bool shared = p->p_type == PT_LOAD && (p->p_flags & PF_W) && p->p_memsz > p->p_filesz && p->p_filesz &&
+                  (file_end & (PAGE - 1));
+    return shared ? file_end : 0;
+}
+
+void populate_image(const struct module *m, unsigned char *pages)
 {
     static bool unsupported;
+    for (size_t i = 0; i < m->phnum; i++) {
+        uintptr_t at = shared_bss_page(m, &m->phdr[i]);
+        size_t page = (at - (uintptr_t)m->map_start) / PAGE;
+        if (at)
+            pages[page / 8] |= 1u << (page % 8);
+    }
     size_t npages = m->map_size / PAGE;
     for (size_t i = 0; i < npages && !unsupported;) {
         if (!(pages[i / 8] & (1u << (i % 8)))) {
@@ -176,6 +238,11 @@ void prefault_pages(const struct module *m, const unsigned char *pages)
         if (madvise(m->map_start + first * PAGE, (i - first) * PAGE, MADV_POPULATE_WRITE) < 0 &&
             errno == EINVAL)
             unsupported = true;
+    }
+    for (size_t i = 0; i < m->phnum; i++) {
+        uintptr_t at = shared_bss_page(m, &m->phdr[i]);
+        if (at)
+            memset((void *)at, 0, PAGE_UP(at) - at);
     }
 }
 

@@ -440,7 +440,9 @@ static int apply_relr(struct pass *p)
  * relocation: linkers sort a table by target, so from each entry read the
  * search gallops to the first entry on a later page. Only the pages of
  * entries read are marked, each in a writable segment of the image; a
- * table out of order only leaves some pages to fault as they are written. */
+ * table out of order only leaves some pages to fault as they are written.
+ * This runs as soon as the file is mapped (load_elf), before anything
+ * reads those pages. */
 struct marks {
     const struct module *m;
     uintptr_t lo;          /* the image's first vaddr: pages count from there */
@@ -499,7 +501,7 @@ static void mark_relr(struct marks *mk)
     }
 }
 
-static int prefault(const struct module *m)
+int prefault_relocations(const struct module *m)
 {
     struct marks mk = {.m = m, .lo = (uintptr_t)m->map_start - m->base,
                        .pages = calloc(m->map_size / 4096 / 8 + 1, 1)};
@@ -508,7 +510,7 @@ static int prefault(const struct module *m)
     mark_relr(&mk);
     mark_table(&mk, m->rela, m->nrela);
     mark_table(&mk, m->jmprel, m->njmprel);
-    prefault_pages(m, mk.pages);
+    populate_image(m, mk.pages);
     free(mk.pages);
     return 0;
 }
@@ -577,7 +579,7 @@ static int relocate_module(struct load *ld, struct module *m, struct missing *mi
 {
     struct pass p = {.ld = ld, .m = m, .missing = missing};
     size_t nsyms = m->nsyms ? m->nsyms : 1;
-    if (prefault(m) < 0 || !(p.values = malloc(nsyms * (sizeof *p.values + sizeof *p.states))))
+    if (!(p.values = malloc(nsyms * (sizeof *p.values + sizeof *p.states))))
         return fail(m->path, "out of memory");
     p.states = (uint8_t *)(p.values + nsyms);
     memset(p.states, UNKNOWN, nsyms);

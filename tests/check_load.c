@@ -233,6 +233,51 @@ START_TEST(test_copies_only_relocated_pages)
 }
 END_TEST
 
+/* The protections /proc/self/maps gives the page at ADDR ("r-xp"...), or
+ * "none" when nothing maps it. */
+static void page_perms(uintptr_t addr, char perms[8])
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    ck_assert_ptr_nonnull(f);
+    char line[512];
+    unsigned long start, end;
+    strcpy(perms, "none");
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "%lx-%lx %7s", &start, &end, perms) == 3 && addr >= start && addr < end)
+            break;
+        else
+            strcpy(perms, "none");
+    fclose(f);
+}
+
+/* The pages between two segments give no access: the image's first
+ * mapping spans them, and shows the file there unless they are closed,
+ * as the system loader closes them. */
+START_TEST(test_gap_gives_no_access)
+{
+    const char *path = fixture("libgap.so");
+    ldr_module *m = open_ok(path, LDR_NOINIT);
+    struct ldr_info i = info_ok(m);
+    int (*get)(void) = (int (*)(void))ldr_sym(m, "gap_get");
+    ck_assert_ptr_nonnull(get);
+    ck_assert_int_eq(get(), 5 + 'g');
+    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    ck_assert_msg(h != NULL, "%s", dlerror());
+    struct link_map *lm;
+    ck_assert_int_eq(dlinfo(h, RTLD_DI_LINKMAP, &lm), 0);
+    const uintptr_t gap[] = {0x5000, 0x40000, 0x7f000};
+    for (size_t k = 0; k < sizeof gap / sizeof gap[0]; k++) {
+        char ldr_perms[8], dl_perms[8];
+        page_perms(i.base + gap[k], ldr_perms);
+        page_perms(lm->l_addr + gap[k], dl_perms);
+        ck_assert_msg(strcmp(ldr_perms, "---p") == 0, "ldr: page +%#lx is %s", (unsigned long)gap[k], ldr_perms);
+        ck_assert_str_eq(ldr_perms, dl_perms);
+    }
+    dlclose(h);
+    close_ok(m);
+}
+END_TEST
+
 /* The same file opened twice is one module with two references: it stays
  * mapped and usable until the second close. */
 START_TEST(test_refcount)
@@ -448,6 +493,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, test_unresolved);
     tcase_add_test(tc, test_refuse_runtimes);
     tcase_add_test(tc, test_copies_only_relocated_pages);
+    tcase_add_test(tc, test_gap_gives_no_access);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("addr");

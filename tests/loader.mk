@@ -25,7 +25,7 @@ LOADER_FIXTURES = \
 	$(LF)/stub/libcyca.so $(LF)/libcycb.so $(LF)/libcyca.so \
 	$(LF)/stub/libmissing.so $(LF)/libmissing.so $(LF)/libunres.so \
 	$(LF)/libldrun.so $(LF)/libthr_a.so $(LF)/libthr_b.so $(LF)/libsparse.so \
-	$(LF)/loader-env.sh
+	$(LF)/libgap.so $(LF)/loader-env.sh
 
 check_DATA += $(LOADER_FIXTURES)
 CLEANFILES += $(LOADER_FIXTURES)
@@ -42,6 +42,10 @@ $(LF)/loader-env.sh: Makefile
 $(LF)/libsparse.so: $(LF_SRC)/sparse.c
 	$(LF_MK)
 	$(AM_V_GEN)$(LF_CC) -o $@ $(LF_SRC)/sparse.c
+
+$(LF)/libgap.so: $(LF_SRC)/gap.c
+	$(LF_MK)
+	$(AM_V_GEN)$(LF_CC) -Wl,--section-start=.data=0x80000 -o $@ $(LF_SRC)/gap.c
 
 $(LF)/libreloc.so: $(LF_SRC)/reloc.c
 	$(LF_MK)
@@ -222,7 +226,7 @@ EXTRA_DIST += tests/fixture_elf.sh tests/elf_checks.sh tests/ldrun.sh \
 	tests/fixtures/ldrun.c tests/fixtures/missing_link.c \
 	tests/fixtures/missing_link.map tests/fixtures/missing_run.c \
 	tests/fixtures/missing_run.map tests/fixtures/origin.c \
-	tests/fixtures/origindep.c tests/fixtures/reloc.c tests/fixtures/relr.c tests/fixtures/sparse.c \
+	tests/fixtures/origindep.c tests/fixtures/reloc.c tests/fixtures/relr.c tests/fixtures/sparse.c tests/fixtures/gap.c \
 	tests/fixtures/symbolic.c tests/fixtures/thr.c tests/fixtures/unres.c \
 	tests/fixtures/ver.c tests/fixtures/ver.map tests/fixtures/ver_old.c \
 	tests/fixtures/ver_old.map tests/fixtures/ver_user.c tests/fixtures/weak.c tests/fixtures/packed.c \
