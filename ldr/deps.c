@@ -261,7 +261,7 @@ static int add_dep(struct module *m, struct dep d)
 {
     struct dep *deps = realloc(m->deps, (m->ndeps + 1) * sizeof *deps);
     if (!deps) {
-        if (d.host)
+        if (d.counted)
             dlclose(d.host);
         return fail(m->path, "out of memory");
     }
@@ -275,21 +275,28 @@ static int load_dep(struct load *ld, struct module *m, const char *name)
     struct module *have = find_module_by_name(name);
     if (have)
         return add_dep(m, (struct dep){.mod = have});
+    void *h = host_startup_object(name);
+    if (h) {
+        if (tracing(T_FILES))
+            trace(T_FILES, "%s: needs %s: %s", m->path, name,
+                  is_system_library(name) ? "the system loader's copy" : "reusing the host's copy");
+        return add_dep(m, (struct dep){.host = h});
+    }
     if (is_system_library(name)) {
         /* Bound as the system loader binds the host's own libraries:
          * lazily, unless the library or LD_BIND_NOW asks otherwise (ldr's
          * modules are bound at load; libstdc++'s thousand PLT entries
          * need not be, for a C++ plugin to load). */
-        void *h = dlopen(name, RTLD_LAZY | RTLD_LOCAL);
+        h = dlopen(name, RTLD_LAZY | RTLD_LOCAL);
         if (!h)
             return fail(m->path, "system library %s: %s", name, dlerror());
         trace(T_FILES, "%s: needs %s: the system loader's copy", m->path, name);
-        return add_dep(m, (struct dep){.host = h});
+        return add_dep(m, (struct dep){.host = h, .counted = true});
     }
-    void *h = dlopen(name, RTLD_LAZY | RTLD_NOLOAD);
+    h = dlopen(name, RTLD_LAZY | RTLD_NOLOAD);
     if (h) {
         trace(T_FILES, "%s: needs %s: reusing the host's copy", m->path, name);
-        return add_dep(m, (struct dep){.host = h});
+        return add_dep(m, (struct dep){.host = h, .counted = true});
     }
     struct elf_file f;
     if (find_library(m, name, &f) < 0)
@@ -331,7 +338,7 @@ int load_deps(struct load *ld)
 void release_deps(struct module *m)
 {
     for (size_t i = 0; i < m->ndeps; i++)
-        if (m->deps[i].host)
+        if (m->deps[i].counted)
             dlclose(m->deps[i].host);
     free(m->deps);
     m->deps = NULL;

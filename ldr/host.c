@@ -43,6 +43,7 @@ static struct filter *filters;
 static size_t nfilters;
 static bool initial_all_usable; /* the global search covers every initial object */
 static unsigned long long seen_adds, seen_subs;
+static unsigned long generation; /* times the views were read anew */
 static bool active; /* between host_begin and host_end: the views hold */
 
 static uintptr_t dyn_ptr(const struct link_map *map, const ElfW(Dyn) *d)
@@ -294,6 +295,7 @@ void host_begin(void)
         refresh_views();
         seen_adds = c[0];
         seen_subs = c[1];
+        generation++;
     }
     struct filter *nf = realloc(filters, (nviews ? nviews : 1) * sizeof *nf);
     if (nf)
@@ -501,6 +503,28 @@ void *host_find(void *handle, struct symref *ref)
     if (addr)
         return addr;
     return ref->version ? dlvsym(handle, ref->name, ref->version) : first;
+}
+
+/* The system loader's handle on NAME (its link_map, as dlopen gives it)
+ * when NAME is one of the objects loaded with the program: those are
+ * never unloaded, so that a module needing one takes no reference, and
+ * is spared a dlopen and a dlclose. NULL for any other, and before the
+ * first load has read the system loader's list; a list read since is
+ * still right about these, whatever came and went after. */
+void *host_startup_object(const char *name)
+{
+    for (size_t i = 0; i < nviews; i++)
+        if (views[i].initial && views[i].usable && views[i].map->l_name[0] && names(&views[i], name))
+            return views[i].map;
+    return NULL;
+}
+
+/* Changes whenever the system loader's list of objects has changed since
+ * a load last looked: an answer about the host's objects holds while it
+ * stays the same. */
+unsigned long host_generation(void)
+{
+    return generation;
 }
 
 /* NAME's default definition in the host's library LIB (by soname), if

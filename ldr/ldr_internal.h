@@ -19,6 +19,7 @@
 struct dep {
     struct module *mod;
     void *host;
+    bool counted; /* host is a reference of ldr's, from dlopen */
 };
 
 /* One handler registered through __cxa_atexit by a module's code. */
@@ -245,6 +246,8 @@ void symcache_free(struct module *m);
 void host_begin(void);
 void host_end(void);
 void *host_symbol_in(const char *lib, const char *name);
+void *host_startup_object(const char *name);
+unsigned long host_generation(void);
 void *host_find(void *handle, struct symref *ref);
 const struct module *host_view_of(void *handle, bool *covered);
 const struct module *host_view_named(const char *name, bool *covered);

@@ -26,12 +26,17 @@ static void (*deregister_frame)(const void *);
  * registration waits for a later load that finds it. */
 static bool find_unwinder(void)
 {
+    static unsigned long absent_since; /* host_generation() + 1 when last not found */
     if (register_frame)
         return true;
+    if (absent_since == host_generation() + 1)
+        return false;
     /* Loaded already, the name finds it at once; the reference taken keeps
      * it for good, as tables registered with it must stay deregistrable. */
-    if (!host_symbol_in("libgcc_s.so.1", "__register_frame"))
+    if (!host_symbol_in("libgcc_s.so.1", "__register_frame")) {
+        absent_since = host_generation() + 1;
         return false;
+    }
     void *h = dlopen("libgcc_s.so.1", RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD);
     if (!h)
         return false;

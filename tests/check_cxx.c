@@ -108,6 +108,25 @@ START_TEST(test_exceptions_reopen)
 }
 END_TEST
 
+/* A C plugin opened while nothing in the process can unwind (libgcc_s is
+ * not loaded yet): ldr's copy has its unwind tables wait, and the load
+ * that brings the unwinder registers them, so that an exception from the
+ * C++ plugin unwinds through the C plugin's frame. */
+START_TEST(test_unwind_through_earlier_plugin)
+{
+    int loader = _i;
+#ifndef __SANITIZE_ADDRESS__ /* the sanitizer runtimes bring libgcc_s along */
+    ck_assert_msg(dlopen("libgcc_s.so.1", RTLD_NOW | RTLD_NOLOAD) == NULL, "the host has libgcc_s");
+#endif
+    struct lib c = lib_open(loader, fixture("libc_call.so"));
+    struct lib l = lib_open(loader, fixture("libcxx_a.so"));
+    int (*via)(void *, int) = (int (*)(void *, int))lib_sym(&l, "cxx_catch_via");
+    ck_assert_int_eq(via(lib_sym(&c, "c_call"), 4), 1004);
+    lib_close(&l);
+    lib_close(&c);
+}
+END_TEST
+
 /* A namespace-scope object is constructed at load and destroyed at close,
  * a function-local static at its first use and before the other. */
 START_TEST(test_static_objects)
@@ -213,6 +232,7 @@ int main(void)
     tcase_set_timeout(tc, 60);
     tcase_add_loop_test(tc, test_exceptions, 0, TLS_NLOADERS);
     tcase_add_loop_test(tc, test_exceptions_reopen, 0, TLS_NLOADERS);
+    tcase_add_loop_test(tc, test_unwind_through_earlier_plugin, 0, TLS_NLOADERS);
     tcase_add_loop_test(tc, test_static_objects, 0, TLS_NLOADERS);
     tcase_add_loop_test(tc, test_thread_local, 0, TLS_NLOADERS);
     tcase_add_loop_test(tc, test_thread_local_keeps_module, 0, TLS_NLOADERS);

@@ -24,7 +24,7 @@ TLS_FIXTURES = \
 	$(TLS_B)/libtls_hostlib.so $(TLS_B)/libtls_hostref_gd.so \
 	$(TLS_B)/libtls_hostref_desc.so $(TLS_B)/libtls_hostref_ie.so \
 	$(TLS_B)/libtls_life.so $(TLS_B)/libtls_round.so \
-	$(TLS_B)/libcxx_b.so $(TLS_B)/libcxx_a.so \
+	$(TLS_B)/libcxx_b.so $(TLS_B)/libcxx_a.so $(TLS_B)/libc_call.so \
 	$(TLS_B)/libomp_reduce.so
 
 check_DATA += $(TLS_FIXTURES)
@@ -105,6 +105,11 @@ $(TLS_B)/libcxx_a.so: $(TLS_SRC)/cxx_a.cpp $(TLS_SRC)/cxx_a.map $(TLS_CXX_H) $(T
 	$(AM_V_GEN)$(TLS_CXX) -Wl,-rpath,'$$ORIGIN' -Wl,--version-script=$(TLS_SRC)/cxx_a.map \
 		-o $@ $(TLS_SRC)/cxx_a.cpp $(TLS_B)/libcxx_b.so
 
+# C, unwound through by libcxx_a.so's exceptions.
+$(TLS_B)/libc_call.so: $(TLS_SRC)/c_call.c
+	$(TLS_MK)
+	$(AM_V_GEN)$(TLS_GCC) -o $@ $(TLS_SRC)/c_call.c
+
 # OpenMP: needs libgomp.so.1, which no test host links.
 $(TLS_B)/libomp_reduce.so: $(TLS_SRC)/omp_reduce.c
 	$(TLS_MK)
@@ -178,7 +183,7 @@ TESTS += tests/tls_elf.sh tests/check_tls tests/check_cxx tests/check_rust \
 EXTRA_DIST += tests/tls_elf.sh \
 	tests/fixtures/tls_dyn.c tests/fixtures/tls_ie.c tests/fixtures/tls_hostlib.c \
 	tests/fixtures/tls_hostref.c tests/fixtures/tls_life.c tests/fixtures/tls_round.c \
-	tests/fixtures/cxx_a.cpp tests/fixtures/cxx_b.cpp \
+	tests/fixtures/cxx_a.cpp tests/fixtures/cxx_b.cpp tests/fixtures/c_call.c \
 	tests/fixtures/cxx_a.map tests/fixtures/cxx_b.map \
 	tests/fixtures/omp_reduce.c \
 	tests/rust/plugin/Cargo.toml tests/rust/plugin/Cargo.lock tests/rust/plugin/src/lib.rs
