@@ -20,7 +20,7 @@ struct error_state {
     char message[ERROR_MAX];
 };
 
-static __thread struct error_state *state;
+static __attribute__((tls_model("initial-exec"))) __thread struct error_state *state;
 static pthread_key_t key;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 /* When a thread's own cannot be had: shared, but never missing. */

@@ -166,10 +166,11 @@ static bool holds(const Elf64_Phdr *p, uintptr_t vaddr, size_t len)
 }
 
 /* Relocations come in runs against one segment: the last answer is tried
- * first. */
+ * first. Initial-exec, as ldr's other thread variables (tls.c): without,
+ * each call would pay a __tls_get_addr. */
 static const Elf64_Phdr *segment_at(const struct module *m, uintptr_t vaddr, size_t len)
 {
-    static __thread const Elf64_Phdr *last;
+    static __attribute__((tls_model("initial-exec"))) __thread const Elf64_Phdr *last;
     if (last >= m->phdr && last < m->phdr + m->phnum && holds(last, vaddr, len))
         return last;
     for (size_t i = 0; i < m->phnum; i++)
