@@ -23,6 +23,7 @@ struct view {
     bool global;    /* seen answering for RTLD_DEFAULT */
     bool local;     /* seen not answering for it, during this load */
     void *pin;      /* a reference held while a load looks into it */
+    void *handle;   /* of an initial object, once a module needs it: kept */
     /* Its version tables, read into mod.versions only once a search gets
      * past its Bloom filter: most objects never answer a load. */
     uintptr_t verdef, verneed;
@@ -287,7 +288,7 @@ static int count_objects(struct dl_phdr_info *info, size_t size, void *data)
  * since last time; objects the host loaded at run time are pinned for the
  * length of the load, so that a host thread's dlclose cannot pull one away
  * while ldr reads its tables. */
-void host_begin(void)
+static void update_views(void)
 {
     unsigned long long c[2] = {0, 0};
     dl_iterate_phdr(count_objects, c);
@@ -297,6 +298,11 @@ void host_begin(void)
         seen_subs = c[1];
         generation++;
     }
+}
+
+void host_begin(void)
+{
+    update_views();
     struct filter *nf = realloc(filters, (nviews ? nviews : 1) * sizeof *nf);
     if (nf)
         filters = nf;
@@ -505,17 +511,25 @@ void *host_find(void *handle, struct symref *ref)
     return ref->version ? dlvsym(handle, ref->name, ref->version) : first;
 }
 
-/* The system loader's handle on NAME (its link_map, as dlopen gives it)
- * when NAME is one of the objects loaded with the program: those are
- * never unloaded, so that a module needing one takes no reference, and
- * is spared a dlopen and a dlclose. NULL for any other, and before the
- * first load has read the system loader's list; a list read since is
- * still right about these, whatever came and went after. */
+/* A handle on NAME when NAME is one of the objects loaded with the
+ * program: those are never unloaded, so that the first module needing one
+ * takes the handle for good (the system loader sets up what dlsym reads
+ * of an object at its first dlopen, not before), and every later one is
+ * spared a dlopen and a dlclose. NULL for any other. The list, read by
+ * the first load that gets here, is right about these whatever came and
+ * went since. */
 void *host_startup_object(const char *name)
 {
-    for (size_t i = 0; i < nviews; i++)
-        if (views[i].initial && views[i].usable && views[i].map->l_name[0] && names(&views[i], name))
-            return views[i].map;
+    if (!views)
+        update_views();
+    for (size_t i = 0; i < nviews; i++) {
+        struct view *v = &views[i];
+        if (v->initial && v->usable && v->map->l_name[0] && names(v, name)) {
+            if (!v->handle)
+                v->handle = dlopen(v->map->l_name, RTLD_LAZY | RTLD_NOLOAD);
+            return v->handle;
+        }
+    }
     return NULL;
 }
 

@@ -155,6 +155,21 @@ START_TEST(test_host_dep_reused)
 }
 END_TEST
 
+/* ldr_sym, like dlsym on a handle, finds what a dependency defines: here
+ * libraries the program came with (zlib, the C library), looked up
+ * through the handles the system loader gives for them, after an earlier
+ * load has read the system loader's list. */
+START_TEST(test_sym_in_host_dep)
+{
+    close_ok(open_ok(fixture("libreloc.so"), 0));
+    ldr_module *m = open_ok(fixture("libzuse.so"), 0);
+    ck_assert_ptr_eq(ldr_sym(m, "deflate"), dlsym(RTLD_DEFAULT, "deflate"));
+    ck_assert_ptr_eq(ldr_sym(m, "getenv"), dlsym(RTLD_DEFAULT, "getenv"));
+    ck_assert_ptr_null(ldr_sym(m, "no_such_symbol_anywhere"));
+    close_ok(m);
+}
+END_TEST
+
 /* A library the host loaded at run time, not with the program, may be
  * unloaded: a module that needs it holds a reference of its own, so that
  * the host's dlclose leaves it mapped until the module's close. (One the
@@ -500,6 +515,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, test_origin_rpath);
     tcase_add_test(tc, test_host_dep_reused);
     tcase_add_test(tc, test_runtime_host_dep_held);
+    tcase_add_test(tc, test_sym_in_host_dep);
     tcase_add_test(tc, test_cycle);
     suite_add_tcase(s, tc);
 
