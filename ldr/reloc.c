@@ -258,6 +258,13 @@ static struct tlsdesc_arg *new_tlsdesc(struct module *m)
     return arg;
 }
 
+/* Whether T's block is, or may now go, in ldr's static pool: then the
+ * module's dynamic-model accesses need no lookup of the thread's block. */
+static bool static_block(const struct tls_target *t)
+{
+    return t->mod && (tls_static_offset(t->mod) || (!t->mod->initialized && tls_try_static(t->mod)));
+}
+
 static int apply_tls(struct pass *p, const Elf64_Rela *rel, enum reloc_kind kind)
 {
     struct module *m = p->m;
@@ -269,7 +276,9 @@ static int apply_tls(struct pass *p, const Elf64_Rela *rel, enum reloc_kind kind
     intptr_t off = 0;
     switch (kind) {
     case RK_DTPMOD:
-        word0 = t.id;
+        /* For a static block, its offset from the thread pointer, which is
+         * negative, as no module id is: ldr_tls_get_addr tests the sign. */
+        word0 = static_block(&t) ? (uintptr_t)tls_static_offset(t.mod) : t.id;
         break;
     case RK_DTPOFF:
         word0 = t.offset + rel->r_addend;
@@ -282,7 +291,7 @@ static int apply_tls(struct pass *p, const Elf64_Rela *rel, enum reloc_kind kind
     default: /* RK_TLSDESC */
         if (t.undefined) {
             word0 = (uintptr_t)ldr_tlsdesc_undefweak;
-        } else if (t.mod && (tls_static_offset(t.mod) || (!t.mod->initialized && tls_try_static(t.mod)))) {
+        } else if (static_block(&t)) {
             word0 = (uintptr_t)ldr_tlsdesc_static;
             word1 = tls_static_offset(t.mod) + t.offset + rel->r_addend;
         } else {

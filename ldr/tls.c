@@ -218,12 +218,13 @@ int tls_make_static(struct module *m)
     return 0;
 }
 
-/* For a module whose TLS descriptors are being made, before its code ever
- * ran: a place in the static pool, when its image allows, so that its
- * descriptors return a fixed offset (two instructions, as the system
- * loader's for a block in its static TLS) rather than look the thread's
- * block up. Descriptors take no more than half the pool: the rest stays
- * for initial-exec modules, which have nowhere else to go. */
+/* For a module whose dynamic-model accesses (TLS descriptors,
+ * __tls_get_addr) are being bound, before its code ever ran: a place in
+ * the static pool, when its image allows, so that its descriptors return
+ * a fixed offset (two instructions, as the system loader's for a block in
+ * its static TLS) and __tls_get_addr adds one, rather than look the
+ * thread's block up. These take no more than half the pool: the rest
+ * stays for initial-exec modules, which have nowhere else to go. */
 bool tls_try_static(struct module *m)
 {
     pthread_mutex_lock(&lock);
@@ -232,7 +233,7 @@ bool tls_try_static(struct module *m)
     intptr_t off = s->static_offset;
     pthread_mutex_unlock(&lock);
     if (placed)
-        trace(T_TLS, "%s: TLS descriptors with a static block at thread pointer %+ld", m->path, (long)off);
+        trace(T_TLS, "%s: dynamic-model TLS with a static block at thread pointer %+ld", m->path, (long)off);
     return placed;
 }
 

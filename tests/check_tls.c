@@ -339,17 +339,20 @@ START_TEST(test_initial_exec)
 }
 END_TEST
 
-/* An all-zero TLS image reached through TLS descriptors, opened, changed
- * and closed round after round: zero again each time in the main thread,
- * in a thread older than every load and in a new one. Under ldr the first
- * rounds' blocks are in its static pool (the same offset from every
- * thread's pointer: the descriptors return a fixed offset); once they have
- * used half of it, later rounds' blocks are dynamic, and nothing of an
- * earlier round shows through either way. */
-START_TEST(test_descriptors_zero_image)
+/* An all-zero TLS image reached through TLS descriptors or through
+ * __tls_get_addr (global and local dynamic), opened, changed and closed
+ * round after round: zero again each time in the main thread, in a thread
+ * older than every load and in a new one. Under ldr the first rounds'
+ * blocks are in its static pool (the same offset from every thread's
+ * pointer: the descriptors return a fixed offset, __tls_get_addr adds
+ * one); once they have used half of it, later rounds' blocks are dynamic,
+ * and nothing of an earlier round shows through either way. */
+static const char *const zero_fixtures[] = {"libtls_desc_zero.so", "libtls_gd_zero.so"};
+
+START_TEST(test_dynamic_model_zero_image)
 {
     int loader = _i % TLS_NLOADERS;
-    const char *file = "libtls_desc_zero.so";
+    const char *file = zero_fixtures[_i / TLS_NLOADERS];
     const char *ln = tls_loader_names[loader];
     struct servant early;
     servant_start(&early);
@@ -358,7 +361,7 @@ START_TEST(test_descriptors_zero_image)
         ie_addr = (addr_fn *)lib_sym(&l, "ie_addr");
         ie_bump = (void_fn *)lib_sym(&l, "ie_bump");
         char who[128];
-        snprintf(who, sizeof who, "[%s] round %d", ln, round);
+        snprintf(who, sizeof who, "[%s] %s round %d", ln, file, round);
         struct ie_copies c = ie_check_fresh(who, &early);
         servant_run(&early, call_ie_bump, NULL); /* for the next round to find gone */
         if (loader == TLS_LDR && round == 0)
@@ -694,7 +697,7 @@ int main(void)
     tcase_add_loop_test(tc, test_dialects, 0, N_DYN * TLS_NLOADERS);
     tcase_add_loop_test(tc, test_initial_exec, 0, 2 * TLS_NLOADERS);
     tcase_add_loop_test(tc, test_initial_exec_reopen, 0, 2 * TLS_NLOADERS);
-    tcase_add_loop_test(tc, test_descriptors_zero_image, 0, TLS_NLOADERS);
+    tcase_add_loop_test(tc, test_dynamic_model_zero_image, 0, 2 * TLS_NLOADERS);
     tcase_add_loop_test(tc, test_host_tls, 0, 3 * TLS_NLOADERS);
     tcase_add_loop_test(tc, test_exit_handlers, 0, TLS_NLOADERS);
     tcase_add_loop_test(tc, test_thread_dtor_keeps_module, 0, TLS_NLOADERS);

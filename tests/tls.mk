@@ -21,6 +21,7 @@ TLS_FIXTURES = \
 	$(TLS_B)/libtls_gd.so $(TLS_B)/libtls_gd_clang.so \
 	$(TLS_B)/libtls_ld.so $(TLS_B)/libtls_ld_clang.so $(TLS_B)/libtls_desc.so \
 	$(TLS_B)/libtls_ie.so $(TLS_B)/libtls_ie_clang.so $(TLS_B)/libtls_desc_zero.so \
+	$(TLS_B)/libtls_gd_zero.so \
 	$(TLS_B)/libtls_hostlib.so $(TLS_B)/libtls_hostref_gd.so \
 	$(TLS_B)/libtls_hostref_desc.so $(TLS_B)/libtls_hostref_ie.so \
 	$(TLS_B)/libtls_life.so $(TLS_B)/libtls_round.so \
@@ -59,7 +60,11 @@ $(TLS_B)/libtls_ie.so: $(TLS_SRC)/tls_ie.c
 
 $(TLS_B)/libtls_desc_zero.so: $(TLS_SRC)/tls_ie.c
 	$(TLS_MK)
-	$(AM_V_GEN)$(TLS_GCC) -DTLS_DESC -mtls-dialect=gnu2 -o $@ $(TLS_SRC)/tls_ie.c
+	$(AM_V_GEN)$(TLS_GCC) -DTLS_DYNAMIC -mtls-dialect=gnu2 -o $@ $(TLS_SRC)/tls_ie.c
+
+$(TLS_B)/libtls_gd_zero.so: $(TLS_SRC)/tls_ie.c
+	$(TLS_MK)
+	$(AM_V_GEN)$(TLS_GCC) -DTLS_DYNAMIC -o $@ $(TLS_SRC)/tls_ie.c
 
 $(TLS_B)/libtls_ie_clang.so: $(TLS_SRC)/tls_ie.c
 	$(TLS_MK)

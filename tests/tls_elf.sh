@@ -69,6 +69,12 @@ hasrel libtls_desc_zero.so TLSDESC ie_counter
 lacks libtls_desc_zero.so -d 'STATIC_TLS'
 set -- $(tls_seg libtls_desc_zero.so)
 [ $# -eq 3 ] && [ $(($1)) -eq 0 ] && [ $(($2)) -gt 0 ] || bad "libtls_desc_zero.so: PT_TLS is not a zero image"
+hasrel libtls_gd_zero.so DTPMOD64 ie_counter
+has libtls_gd_zero.so -r 'R_X86_64_DTPMOD64 +0$'
+[ "$(count libtls_gd_zero.so TPOFF64)" -eq 0 ] || bad "libtls_gd_zero.so: TPOFF64 in a dynamic-model build"
+[ "$(count libtls_gd_zero.so TLSDESC)" -eq 0 ] || bad "libtls_gd_zero.so: TLSDESC in a __tls_get_addr build"
+set -- $(tls_seg libtls_gd_zero.so)
+[ $# -eq 3 ] && [ $(($1)) -eq 0 ] && [ $(($2)) -gt 0 ] || bad "libtls_gd_zero.so: PT_TLS is not a zero image"
 
 has libtls_hostlib.so --dyn-syms 'TLS +GLOBAL .* tls_hostlib_var$'
 for v in tls_host_exe_var tls_hostlib_var; do

@@ -8,18 +8,25 @@
         .text
 
 /* void *ldr_tls_get_addr(tls_index *ti): a normal call, but GCC may make
- * it with a misaligned stack, so the slow path realigns before C. Ids
- * below TLS_ID_BASE belong to the system loader and go to its own: less
- * the base, they wrap around past any count, so one unsigned test sends
- * them, a slot beyond the vector and an empty one off the fast path. */
+ * it with a misaligned stack, so the slow path realigns before C. A
+ * negative id is a block in ldr's static pool, at that offset from the
+ * thread pointer. Ids below TLS_ID_BASE belong to the system loader and
+ * go to its own: less the base, they wrap around past any count, so one
+ * unsigned test sends them, a slot beyond the vector and an empty one off
+ * the fast path. */
         .globl  ldr_tls_get_addr
         .hidden ldr_tls_get_addr
         .type   ldr_tls_get_addr, @function
         .p2align 5
 ldr_tls_get_addr:
         .cfi_startproc
-        movq    ldr_tls_vec@gottpoff(%rip), %rcx
         movq    (%rdi), %rax
+        testq   %rax, %rax
+        jns     2f
+        addq    %fs:0, %rax
+        addq    8(%rdi), %rax
+        ret
+2:      movq    ldr_tls_vec@gottpoff(%rip), %rcx
         movq    %fs:(%rcx), %rcx
         subq    $TLS_ID_BASE, %rax
         cmpq    TLS_VEC_COUNT(%rcx), %rax
@@ -56,6 +63,7 @@ ldr_tls_get_addr:
         .globl  ldr_tlsdesc_static
         .hidden ldr_tlsdesc_static
         .type   ldr_tlsdesc_static, @function
+        .p2align 5
 ldr_tlsdesc_static:
         .cfi_startproc
         movq    8(%rax), %rax
