@@ -94,9 +94,9 @@ static int parse_gnu_hash(struct module *m, uint64_t addr)
 static int add_version(struct module *m, unsigned index, uint32_t name, size_t *cap)
 {
     const char *s = module_str(m, name);
-    if (!s)
-        return BAD("version name index %u outside the string table", name);
-    return set_version(m, index, s, elf_sysv_hash(s), cap) ? 0 : BAD("out of memory");
+    if (!s || !*s)
+        return BAD("version name index %u outside the string table, or an empty name", name);
+    return set_version(m, index, name, elf_sysv_hash(s), cap) ? 0 : BAD("out of memory");
 }
 
 static int parse_versions(struct module *m, const struct raw *r)

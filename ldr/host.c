@@ -154,7 +154,7 @@ static bool read_versions(struct view *v)
     for (size_t i = 0; verdef && i < v->verdefnum; i++) {
         const ElfW(Verdef) *vd = (const ElfW(Verdef) *)verdef;
         const ElfW(Verdaux) *aux = (const ElfW(Verdaux) *)(verdef + vd->vd_aux);
-        if (!set_version(m, vd->vd_ndx, m->strtab + aux->vda_name, vd->vd_hash, &cap))
+        if (!set_version(m, vd->vd_ndx, aux->vda_name, vd->vd_hash, &cap))
             return (v->versions_read = false);
         if (!vd->vd_next)
             break;
@@ -165,7 +165,7 @@ static bool read_versions(struct view *v)
         uintptr_t at = verneed + vn->vn_aux;
         for (unsigned j = 0; j < vn->vn_cnt; j++) {
             const ElfW(Vernaux) *aux = (const ElfW(Vernaux) *)at;
-            if (!set_version(m, aux->vna_other, m->strtab + aux->vna_name, aux->vna_hash, &cap))
+            if (!set_version(m, aux->vna_other, aux->vna_name, aux->vna_hash, &cap))
                 return (v->versions_read = false);
             if (!aux->vna_next)
                 break;

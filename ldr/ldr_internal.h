@@ -66,19 +66,19 @@ struct ldr_module {
     struct ldr_module *next;
 };
 
+/* A version, by the offset of its name in the object's string table (0:
+ * no version at this index); a module keeps one per index it uses. */
 struct version {
-    const char *name;
+    uint32_t name;
     uint32_t hash;
-    bool hidden_default; /* a verdef marked VER_FLG_WEAK has no meaning here */
 };
 
 struct module {
     char *path;        /* as found; what traces and errors name */
     const char *name;  /* the basename of path, for short trace lines */
     char *origin;      /* directory of the real path, for $ORIGIN, when asked */
-    dev_t dev;
-    ino_t ino;
     int flags;         /* LDR_* flags of the load that brought it in */
+    int mark;          /* scratch for graph walks */
 
     /* the image */
     uintptr_t base;            /* load bias */
@@ -86,9 +86,7 @@ struct module {
     size_t map_size;
     Elf64_Phdr *phdr;          /* in the image, or a private copy */
     size_t phnum;
-    bool phdr_mapped;          /* in the image: not freed */
     uintptr_t relro_start, relro_end; /* file vaddrs, 0/0 without RELRO */
-    bool leak_checked;         /* its data is a LeakSanitizer root region */
 
     /* the dynamic section, every pointer checked against the image */
     const Elf64_Dyn *dynamic;
@@ -115,7 +113,6 @@ struct module {
     const char *runpath, *rpath;
     uint32_t *needed;          /* strtab offsets of DT_NEEDED */
     size_t nneeded;
-    bool symbolic, nodelete, bind_now;
 
     /* its place among the others */
     struct dep *deps;
@@ -123,13 +120,9 @@ struct module {
     struct module *parent; /* who needed it first: RPATH inheritance */
     struct ldr_module *handle; /* the handle ldr_open gave for it, if any */
     struct file_id file;       /* what was loaded, for ldr_reload */
-    bool from_memory;          /* ldr_open_mem: no file behind it */
-    bool relocated, initialized, finalized;
     unsigned long init_seq;    /* order its initializers ran, for fini order */
-    int mark;                  /* scratch for graph walks */
     struct exit_handler *exits;
     size_t nexits, exits_cap;
-    unsigned thread_dtors;     /* thread_local destructors still owed */
     unsigned *keys;            /* pthread keys its code created and has not deleted */
     size_t nkeys;
 
@@ -138,9 +131,17 @@ struct module {
     struct tlsdesc_arg **tlsdesc; /* arguments of its TLS descriptors */
     size_t ntlsdesc;
     const void *eh_frame;      /* registered with the unwinder, or NULL */
-    bool eh_pending;           /* to register once there is an unwinder */
     struct symcache *symcache; /* ldr_sym's answers */
     struct module *next, *prev;
+
+    /* together, where they pack */
+    unsigned thread_dtors;     /* thread_local destructors still owed */
+    bool phdr_mapped;          /* phdr is in the image: not freed */
+    bool leak_checked;         /* its data is a LeakSanitizer root region */
+    bool symbolic, nodelete, bind_now; /* from the dynamic section */
+    bool from_memory;          /* ldr_open_mem: no file behind it */
+    bool relocated, initialized, finalized;
+    bool eh_pending;           /* to register once there is an unwinder */
 };
 
 /* error.c: "FILE: reason" for ldr_error(). fail() always returns -1. */
@@ -208,8 +209,9 @@ struct symref {
 void symref_init(struct symref *ref, const char *name, const char *version);
 void symref_of(struct symref *ref, const struct module *m, size_t symidx);
 const struct version *symbol_version(const struct module *m, size_t symidx);
+const char *symbol_version_name(const struct module *m, size_t symidx);
 bool is_definition(const Elf64_Sym *s);
-bool set_version(struct module *m, unsigned ndx, const char *name, uint32_t hash, size_t *cap);
+bool set_version(struct module *m, unsigned ndx, uint32_t name, uint32_t hash, size_t *cap);
 void versions_fit(struct module *m);
 const Elf64_Sym *find_gnu_chain(const struct module *m, const struct symref *ref);
 const Elf64_Sym *find_sysv(const struct module *m, struct symref *ref);

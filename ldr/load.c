@@ -99,8 +99,6 @@ int load_elf(struct elf_file *f, int flags, struct module **out)
     }
     const char *slash = strrchr(m->path, '/');
     m->name = slash ? slash + 1 : m->path;
-    m->dev = f->dev;
-    m->ino = f->ino;
     m->file = (struct file_id){.dev = f->dev, .ino = f->ino, .size = f->size,
                                .mtime_ns = f->mtime_ns, .ctime_ns = f->ctime_ns};
     m->flags = flags;

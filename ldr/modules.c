@@ -104,7 +104,7 @@ static void unpublish(struct module *m)
 struct module *find_module_by_file(dev_t dev, ino_t ino)
 {
     for (struct module *m = head; m; m = m->next)
-        if (m->dev == dev && m->ino == ino)
+        if (m->file.dev == dev && m->file.ino == ino)
             return m;
     return NULL;
 }

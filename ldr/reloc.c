@@ -77,11 +77,6 @@ static void note_missing(struct pass *p, const char *name, const char *version, 
     mi->listed++;
 }
 
-static const char *version_of(const struct module *m, size_t symidx)
-{
-    const struct version *v = symbol_version(m, symidx);
-    return v ? v->name : NULL;
-}
 
 static void trace_binding(const struct module *m, const char *name, const char *version,
                           const struct binding *b)
@@ -91,7 +86,7 @@ static void trace_binding(const struct module *m, const char *name, const char *
     const char *file = b->where, *sym = name;
     const char *defver = NULL;
     if (b->mod) {
-        defver = version_of(b->mod, b->sym - b->mod->symtab);
+        defver = symbol_version_name(b->mod, b->sym - b->mod->symtab);
     } else if (!file) {
         host_describe((void *)b->value, &file, &sym);
         if (!sym)
@@ -129,7 +124,7 @@ static int symbol_value(struct pass *p, size_t symidx, uintptr_t *value)
     }
     const Elf64_Sym *s = &m->symtab[symidx];
     const char *name = m->strtab + s->st_name;
-    const char *version = version_of(m, symidx);
+    const char *version = symbol_version_name(m, symidx);
     struct binding b = {0};
     int res;
     if (ELF64_ST_BIND(s->st_info) == STB_LOCAL) {
@@ -189,7 +184,7 @@ static int tls_target(struct pass *p, size_t symidx, struct tls_target *t)
         t->mod = m;
         t->offset = symidx ? s->st_value : 0;
     } else {
-        const char *name = m->strtab + s->st_name, *version = version_of(m, symidx);
+        const char *name = m->strtab + s->st_name, *version = symbol_version_name(m, symidx);
         struct symref ref;
         struct binding b;
         int res = bind_symbol(p, symidx, &ref, &b);
@@ -380,7 +375,7 @@ __attribute__((noinline)) static int apply(struct pass *p, const Elf64_Rela *rel
     }
     store_word(m->base + rel->r_offset, value);
     if (tracing(T_RELOC)) {
-        const char *version = symidx ? version_of(m, symidx) : NULL;
+        const char *version = symidx ? symbol_version_name(m, symidx) : NULL;
         trace(T_RELOC, "%s: %s +%#lx = %#lx%s%s%s%s", m->path, reloc_type_name(type),
               (unsigned long)rel->r_offset, (unsigned long)value, symidx ? " " : "",
               symidx ? m->strtab + m->symtab[symidx].st_name : "", version ? "@" : "", version ? version : "");

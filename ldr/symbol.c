@@ -53,7 +53,7 @@ void symref_init(struct symref *ref, const char *name, const char *version)
 void symref_of(struct symref *ref, const struct module *m, size_t symidx)
 {
     const struct version *v = symbol_version(m, symidx);
-    symref_set(ref, m->strtab + m->symtab[symidx].st_name, v ? v->name : NULL, v ? v->hash : 0);
+    symref_set(ref, m->strtab + m->symtab[symidx].st_name, v ? m->strtab + v->name : NULL, v ? v->hash : 0);
 }
 
 const struct version *symbol_version(const struct module *m, size_t symidx)
@@ -62,6 +62,12 @@ const struct version *symbol_version(const struct module *m, size_t symidx)
         return NULL;
     unsigned ndx = m->versym[symidx] & 0x7fff;
     return ndx >= 2 && ndx < m->nversions && m->versions[ndx].name ? &m->versions[ndx] : NULL;
+}
+
+const char *symbol_version_name(const struct module *m, size_t symidx)
+{
+    const struct version *v = symbol_version(m, symidx);
+    return v ? m->strtab + v->name : NULL;
 }
 
 /* How well definition INDEX of M answers REF, as the system loader judges:
@@ -91,12 +97,12 @@ static enum fit version_fit(const struct module *m, size_t index, const struct s
     if (ndx >= m->nversions || !m->versions[ndx].name)
         return NO_FIT;
     const struct version *def = &m->versions[ndx];
-    return def->hash == ref->version_hash && strcmp(def->name, ref->version) == 0 ? EXACT_FIT : NO_FIT;
+    return def->hash == ref->version_hash && strcmp(m->strtab + def->name, ref->version) == 0 ? EXACT_FIT : NO_FIT;
 }
 
 /* Records version NDX of M (versym's index space, shared by definitions
  * and requirements), growing the table as needed. false: out of memory. */
-bool set_version(struct module *m, unsigned ndx, const char *name, uint32_t hash, size_t *cap)
+bool set_version(struct module *m, unsigned ndx, uint32_t name, uint32_t hash, size_t *cap)
 {
     ndx &= 0x7fff;
     if (ndx >= *cap) {
@@ -237,8 +243,7 @@ static void report_definition(const struct module *m, size_t i, const char *name
     const Elf64_Sym *s = &m->symtab[i];
     if (!is_definition(s) || strcmp(m->strtab + s->st_name, name) != 0)
         return;
-    const struct version *v = symbol_version(m, i);
-    fn(arg, v ? v->name : NULL);
+    fn(arg, symbol_version_name(m, i));
 }
 
 /* Every definition of NAME in M, whatever its version: FN(ARG, version)
