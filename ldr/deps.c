@@ -19,11 +19,15 @@
 
 #define LIB_DIR "lib/x86_64-linux-gnu"
 
-static const char *const system_libraries[] = {
-    "libc.so.6", "libm.so.6", "libpthread.so.0", "libdl.so.2", "librt.so.1", "libutil.so.1",
-    "libanl.so.1", "libresolv.so.2", "libnsl.so.1", "libmvec.so.1", "libBrokenLocale.so.1",
-    "libthread_db.so.1", "libc_malloc_debug.so.0", "ld-linux-x86-64.so.2", "libgcc_s.so.1",
-    "libstdc++.so.6",
+#define LIB(name) {name, sizeof name - 1}
+static const struct {
+    const char *name;
+    size_t len;
+} system_libraries[] = {
+    LIB("libc.so.6"), LIB("libm.so.6"), LIB("libpthread.so.0"), LIB("libdl.so.2"), LIB("librt.so.1"),
+    LIB("libutil.so.1"), LIB("libanl.so.1"), LIB("libresolv.so.2"), LIB("libnsl.so.1"), LIB("libmvec.so.1"),
+    LIB("libBrokenLocale.so.1"), LIB("libthread_db.so.1"), LIB("libc_malloc_debug.so.0"),
+    LIB("ld-linux-x86-64.so.2"), LIB("libgcc_s.so.1"), LIB("libstdc++.so.6"),
 };
 
 bool is_system_library(const char *name)
@@ -33,9 +37,9 @@ bool is_system_library(const char *name)
     if (strncmp(base, "libnss_", 7) == 0)
         return true;
     for (size_t i = 0; i < sizeof system_libraries / sizeof system_libraries[0]; i++) {
-        size_t n = strlen(system_libraries[i]);
+        size_t n = system_libraries[i].len;
         /* libstdc++.so.6.0.30 is libstdc++.so.6 too. */
-        if (strncmp(base, system_libraries[i], n) == 0 && (base[n] == '\0' || base[n] == '.'))
+        if (strncmp(base, system_libraries[i].name, n) == 0 && (base[n] == '\0' || base[n] == '.'))
             return true;
     }
     return false;
@@ -277,9 +281,8 @@ static int load_dep(struct load *ld, struct module *m, const char *name)
         return add_dep(m, (struct dep){.mod = have});
     void *h = host_startup_object(name);
     if (h) {
-        if (tracing(T_FILES))
-            trace(T_FILES, "%s: needs %s: %s", m->path, name,
-                  is_system_library(name) ? "the system loader's copy" : "reusing the host's copy");
+        trace(T_FILES, "%s: needs %s: %s", m->path, name,
+              is_system_library(name) ? "the system loader's copy" : "reusing the host's copy");
         return add_dep(m, (struct dep){.host = h});
     }
     if (is_system_library(name)) {

@@ -162,8 +162,15 @@ enum {
 };
 extern unsigned trace_mask;
 void trace_setup(void);
-void trace(unsigned category, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void trace_line(unsigned category, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 #define tracing(category) (trace_mask & (category))
+/* A line for CATEGORY; with the category off, not even its arguments are
+ * computed (the loader's fast paths trace as they go). */
+#define trace(category, ...)                        \
+    do {                                            \
+        if (tracing(category))                      \
+            trace_line((category), __VA_ARGS__);    \
+    } while (0)
 
 /* elf.c: the file header and program headers, validated. */
 struct elf_file {

@@ -75,10 +75,8 @@ void trace_setup(void)
     pthread_once(&once, setup_once);
 }
 
-void trace(unsigned category, const char *fmt, ...)
+void trace_line(unsigned category, const char *fmt, ...)
 {
-    if (!(trace_mask & category))
-        return;
     const char *name = "";
     for (size_t i = 0; i < sizeof categories / sizeof categories[0]; i++)
         if (categories[i].bit == category) {
