@@ -20,8 +20,11 @@ static int prot_of(unsigned flags)
 
 /* P's file pages, unless MAPPED says the span's mapping is P's already.
  * Each other segment is mapped even where that mapping shows the same
- * file pages with the same protections: valgrind (3.19) aborts on a file
- * whose mappings do not each start a segment. */
+ * file pages, as the system loader maps them: valgrind (3.19) reads a
+ * plugin's debug information only from a mapping that makes code
+ * executable (an mprotect is not enough: tests/memcheck.sh), and aborts
+ * on the second load of a file whose read-only data had no mapping of
+ * its own. */
 static int map_segment(struct module *m, const struct elf_file *f, const Elf64_Phdr *p, bool mapped)
 {
     uintptr_t start = PAGE_DOWN(m->base + p->p_vaddr);
