@@ -45,6 +45,13 @@ static size_t nfilters;
 static bool initial_all_usable; /* the global search covers every initial object */
 static unsigned long long seen_adds, seen_subs;
 static unsigned long generation; /* times the views were read anew */
+/* host_may_define's filter of every name the host defines. */
+#define ALL_MIN_QUERIES 64
+static uint64_t *all_bloom;
+static size_t all_words, all_cap;   /* a power of two; all_bloom's size */
+static unsigned long all_generation; /* the list it was made for (or not), + 1 */
+static bool all_made;                /* for that list: false, every answer is yes */
+static unsigned all_queries;         /* asked since the list changed */
 static bool active; /* between host_begin and host_end: the views hold */
 
 static uintptr_t dyn_ptr(const struct link_map *map, const ElfW(Dyn) *d)
@@ -297,6 +304,7 @@ static void update_views(void)
         seen_adds = c[0];
         seen_subs = c[1];
         generation++;
+        all_queries = 0;
     }
 }
 
@@ -385,6 +393,89 @@ static void *system_answer(void *handle, const struct symref *ref)
     return ref->version ? dlvsym(handle, ref->name, ref->version) : dlsym(handle, ref->name);
 }
 
+/* One Bloom filter for every name any of the host's objects defines, asked
+ * before the objects' own filters one by one: a library's references to
+ * its own definitions (its exported functions' PLT entries: SQLite has
+ * 1300) search the whole global scope to find nothing there, as a rule.
+ * Made from the hashes the objects' GNU hash chains keep, without their
+ * lowest bit, which a chain uses as a mark; made once enough searches
+ * come with the same list of objects (it costs a pass over every host
+ * symbol, which a small load never pays); its memory kept for the next
+ * list. */
+
+static size_t gnu_chain_length(const struct module *m)
+{
+    uint32_t last = 0;
+    for (uint32_t i = 0; i < m->gnu_nbuckets; i++)
+        if (m->gnu_buckets[i] > last)
+            last = m->gnu_buckets[i];
+    if (last < m->gnu_symoffset)
+        return 0;
+    while (!(m->gnu_chain[last - m->gnu_symoffset] & 1))
+        last++;
+    return last + 1 - m->gnu_symoffset;
+}
+
+static void all_bits(uint32_t h, size_t *word, uint64_t *mask)
+{
+    uint32_t a = h >> 1, b = h >> 17 | h << 15;
+    size_t nbits = all_words * 64;
+    *word = (a & (nbits - 1)) / 64;
+    /* Two bits in one word: one memory access a question. */
+    *mask = (uint64_t)1 << (a % 64) | (uint64_t)1 << (b % 64);
+}
+
+static bool make_all_filter(void)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < nfilters; i++) {
+        if (!filters[i].bloom)
+            return false; /* an object without a GNU hash table: not covered */
+        total += gnu_chain_length(&filters[i].view->mod);
+    }
+    size_t words = 64;
+    while (words * 64 < total * 8)
+        words *= 2;
+    if (words > all_cap) {
+        uint64_t *b = realloc(all_bloom, words * sizeof *b);
+        if (!b)
+            return false;
+        all_bloom = b;
+        all_cap = words;
+    }
+    all_words = words;
+    memset(all_bloom, 0, words * sizeof *all_bloom);
+    for (size_t i = 0; i < nfilters; i++) {
+        const struct module *m = &filters[i].view->mod;
+        size_t n = gnu_chain_length(m);
+        for (size_t k = 0; k < n; k++) {
+            size_t w;
+            uint64_t mask;
+            all_bits(m->gnu_chain[k], &w, &mask);
+            all_bloom[w] |= mask;
+        }
+    }
+    return true;
+}
+
+/* Whether one of the host's objects may define a name whose GNU hash is
+ * H (its lowest bit aside); during a load. */
+static bool host_may_define(uint32_t h)
+{
+    if (all_generation != generation + 1) {
+        if (++all_queries < ALL_MIN_QUERIES)
+            return true;
+        all_made = make_all_filter();
+        all_generation = generation + 1;
+    }
+    if (!all_made)
+        return true;
+    size_t w;
+    uint64_t mask;
+    all_bits(h, &w, &mask);
+    return (all_bloom[w] & mask) == mask;
+}
+
 /* The system loader's global scope, searched as it searches it for a
  * relocation: object by object, the first definition the reference's
  * version accepts. An object that may not be in the global scope (loaded
@@ -394,6 +485,8 @@ static void *system_answer(void *handle, const struct symref *ref)
 static void *find_global(struct symref *ref)
 {
     uint32_t h = ref->gnu_hash;
+    if (!host_may_define(h))
+        return NULL;
     for (size_t i = 0; i < nfilters; i++) {
         const struct filter *f = &filters[i];
         if (f->bloom) {

@@ -312,6 +312,22 @@ START_TEST(test_host_first)
 }
 END_TEST
 
+/* The same once a large load (SQLite's 1400 lookups) has had ldr make its
+ * filter of every name the host defines, with the same host objects: the
+ * filter must still let the host's sym_who() through. */
+START_TEST(test_host_first_after_large_load)
+{
+    ldr_module *big = ldr_open("libsqlite3.so.0", 0);
+    ck_assert_msg(big != NULL, "ldr_open(libsqlite3.so.0): %s", ldr_error());
+    ldr_module *m = open_fixture("libplain.so");
+    ck_assert_int_eq(((intfn *)sym_ok(m, "sym_call"))(), 2);
+    ck_assert_int_eq(((intfn *)sym_ok(m, "sym_call_ptr"))(), 2);
+    ck_assert_ptr_eq(*(void **)sym_ok(m, "sym_ptr"), (void *)sym_who);
+    close_ok(m);
+    close_ok(big);
+}
+END_TEST
+
 /* With -Bsymbolic (DT_SYMBOLIC) the module's own definition wins. */
 START_TEST(test_symbolic)
 {
@@ -377,6 +393,7 @@ int main(void)
     tcase_add_test(tc, test_version_consumer);
     tcase_add_test(tc, test_weak_undefined);
     tcase_add_test(tc, test_host_first);
+    tcase_add_test(tc, test_host_first_after_large_load);
     tcase_add_test(tc, test_symbolic);
     tcase_add_test(tc, test_symbolic_tag);
     tcase_add_test(tc, test_callback);
