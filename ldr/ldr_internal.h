@@ -196,7 +196,6 @@ void *image_ptr(const struct module *m, uintptr_t vaddr, size_t len);
 const Elf64_Phdr *writable_segment(const struct module *m, uintptr_t vaddr, size_t len);
 void populate_image(const struct module *m, unsigned char *pages);
 bool executable_at(const struct module *m, uintptr_t vaddr);
-const void *file_in_image(const struct module *m, uint64_t off, uint64_t len);
 int protect_relro(struct module *m);
 void unmap_image(struct module *m);
 

@@ -85,27 +85,6 @@ static void use_mapped_phdrs(struct module *m, const Elf64_Ehdr *eh)
     }
 }
 
-/* The dynamic section's entries, for parse_dynamic: where a read-only
- * segment shows the file's bytes of it (in the usual layout the one after
- * the code does, on a page the unwinder's tables have anyway), else a
- * copy read from the file, *COPY then to be freed. Never through the
- * image at the section's own address: that page is one relocation is
- * about to copy, and a read first would map the file's page for nothing. */
-static int dynamic_entries(const struct module *m, const struct elf_file *f, const Elf64_Dyn **dyn,
-                           Elf64_Dyn **copy, size_t *n)
-{
-    const void *shown = f->dynamic_zero_tail ? NULL : file_in_image(m, f->dynamic_off, f->dynamic_size);
-    if (shown && (uintptr_t)shown % _Alignof(Elf64_Dyn) == 0) {
-        *dyn = shown;
-        *n = f->dynamic_size / sizeof **dyn;
-        return 0;
-    }
-    if (read_dynamic(f, copy, n) < 0)
-        return -1;
-    *dyn = *copy;
-    return 0;
-}
-
 /* Takes over F (its descriptor is closed, its program headers kept). */
 int load_elf(struct elf_file *f, int flags, struct module **out)
 {
@@ -134,14 +113,13 @@ int load_elf(struct elf_file *f, int flags, struct module **out)
             m->relro_end = p->p_vaddr + p->p_memsz;
         }
     }
-    const Elf64_Dyn *dyn = NULL;
-    Elf64_Dyn *copy = NULL;
+    Elf64_Dyn *dyn = NULL;
     size_t ndyn = 0;
     int r = map_image(m, f);
     f->phdr = NULL; /* the module owns them now */
     if (r == 0) {
         use_mapped_phdrs(m, &f->ehdr);
-        r = dynamic_entries(m, f, &dyn, &copy, &ndyn);
+        r = read_dynamic(f, &dyn, &ndyn);
     }
     close_elf(f);
     if (r == 0) {
@@ -152,7 +130,7 @@ int load_elf(struct elf_file *f, int flags, struct module **out)
         else
             r = parse_dynamic(m, dyn, ndyn);
     }
-    free(copy);
+    free(dyn);
     if (r == 0)
         r = prefault_relocations(m);
     if (r == 0)

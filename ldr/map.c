@@ -250,33 +250,6 @@ void populate_image(const struct module *m, unsigned char *pages)
     }
 }
 
-/* Where the image shows bytes [off, off + len) of the file through a
- * segment nothing writes: a mapping shows whole file pages, so a read-only
- * segment often shows bytes that belong to its neighbour in the file. Not
- * where another segment's pages lie over those, nor in one with .bss, whose
- * page tail is cleared. NULL when no segment shows all of them. */
-const void *file_in_image(const struct module *m, uint64_t off, uint64_t len)
-{
-    for (size_t i = 0; i < m->phnum; i++) {
-        const Elf64_Phdr *p = &m->phdr[i];
-        if (p->p_type != PT_LOAD || (p->p_flags & PF_W) || !p->p_filesz || p->p_memsz != p->p_filesz)
-            continue;
-        uint64_t first = PAGE_DOWN(p->p_offset), end = PAGE_UP(p->p_offset + p->p_filesz);
-        if (off < first || off > end || end - off < len)
-            continue;
-        uintptr_t vaddr = PAGE_DOWN(p->p_vaddr) + (off - first);
-        bool covered = false;
-        for (size_t j = 0; j < m->phnum && !covered; j++) {
-            const Elf64_Phdr *q = &m->phdr[j];
-            covered = j != i && q->p_type == PT_LOAD && q->p_memsz && PAGE_DOWN(q->p_vaddr) < PAGE_UP(vaddr + len) &&
-                      PAGE_DOWN(vaddr) < PAGE_UP(q->p_vaddr + q->p_memsz);
-        }
-        if (!covered)
-            return (const void *)(m->base + vaddr);
-    }
-    return NULL;
-}
-
 bool executable_at(const struct module *m, uintptr_t vaddr)
 {
     const Elf64_Phdr *p = segment_at(m, vaddr, 1);
