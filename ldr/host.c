@@ -51,7 +51,7 @@ static uint64_t *all_bloom;
 static size_t all_words, all_cap;   /* a power of two; all_bloom's size */
 static unsigned long all_generation; /* the list it was made for (or not), + 1 */
 static bool all_made;                /* for that list: false, every answer is yes */
-static unsigned all_queries;         /* asked since the list changed */
+static unsigned all_queries;         /* asked during this load */
 static bool active; /* between host_begin and host_end: the views hold */
 
 static uintptr_t dyn_ptr(const struct link_map *map, const ElfW(Dyn) *d)
@@ -304,13 +304,13 @@ static void update_views(void)
         seen_adds = c[0];
         seen_subs = c[1];
         generation++;
-        all_queries = 0;
     }
 }
 
 void host_begin(void)
 {
     update_views();
+    all_queries = 0;
     struct filter *nf = realloc(filters, (nviews ? nviews : 1) * sizeof *nf);
     if (nf)
         filters = nf;
@@ -398,10 +398,10 @@ static void *system_answer(void *handle, const struct symref *ref)
  * its own definitions (its exported functions' PLT entries: SQLite has
  * 1300) search the whole global scope to find nothing there, as a rule.
  * Made from the hashes the objects' GNU hash chains keep, without their
- * lowest bit, which a chain uses as a mark; made once enough searches
- * come with the same list of objects (it costs a pass over every host
- * symbol, which a small load never pays); its memory kept for the next
- * list. */
+ * lowest bit, which a chain uses as a mark; made by the first load that
+ * searches often enough (it costs a pass over every host symbol, which a
+ * small load never pays), kept while the list of objects stays the same,
+ * its memory kept for the next list. */
 
 static size_t gnu_chain_length(const struct module *m)
 {
