@@ -46,12 +46,12 @@ static bool initial_all_usable; /* the global search covers every initial object
 static unsigned long long seen_adds, seen_subs;
 static unsigned long generation; /* times the views were read anew */
 /* host_may_define's filter of every name the host defines. */
-#define ALL_MIN_QUERIES 64
+#define ALL_MIN_MISSES 64
 static uint64_t *all_bloom;
 static size_t all_words, all_cap;   /* a power of two; all_bloom's size */
 static unsigned long all_generation; /* the list it was made for (or not), + 1 */
 static bool all_made;                /* for that list: false, every answer is yes */
-static unsigned all_queries;         /* asked during this load */
+static unsigned all_misses;          /* global searches that found nothing, this load */
 static bool active; /* between host_begin and host_end: the views hold */
 
 static uintptr_t dyn_ptr(const struct link_map *map, const ElfW(Dyn) *d)
@@ -310,7 +310,7 @@ static void update_views(void)
 void host_begin(void)
 {
     update_views();
-    all_queries = 0;
+    all_misses = 0;
     struct filter *nf = realloc(filters, (nviews ? nviews : 1) * sizeof *nf);
     if (nf)
         filters = nf;
@@ -398,9 +398,10 @@ static void *system_answer(void *handle, const struct symref *ref)
  * its own definitions (its exported functions' PLT entries: SQLite has
  * 1300) search the whole global scope to find nothing there, as a rule.
  * Made from the hashes the objects' GNU hash chains keep, without their
- * lowest bit, which a chain uses as a mark; made by the first load that
- * searches often enough (it costs a pass over every host symbol, which a
- * small load never pays), kept while the list of objects stays the same,
+ * lowest bit, which a chain uses as a mark; made by the first load whose
+ * searches found nothing in the host 64 times (it costs a pass over every
+ * host symbol, which a small load, or one whose references the host
+ * answers, never pays), kept while the list of objects stays the same,
  * its memory kept for the next list. */
 
 static size_t gnu_chain_length(const struct module *m)
@@ -463,7 +464,7 @@ static bool make_all_filter(void)
 static bool host_may_define(uint32_t h)
 {
     if (all_generation != generation + 1) {
-        if (++all_queries < ALL_MIN_QUERIES)
+        if (all_misses < ALL_MIN_MISSES)
             return true;
         all_made = make_all_filter();
         all_generation = generation + 1;
@@ -514,6 +515,7 @@ static void *find_global(struct symref *ref)
         }
         return symbol_address(&v->mod, sym);
     }
+    all_misses++;
     return NULL;
 }
 
