@@ -24,6 +24,7 @@ struct view {
     bool local;     /* seen not answering for it, during this load */
     void *pin;      /* a reference held while a load looks into it */
     void *handle;   /* of an initial object, once a module needs it: kept */
+    size_t nhashed; /* its GNU hash chains' length, once counted (+ 1) */
     /* Its version tables, read into mod.versions only once a search gets
      * past its Bloom filter: most objects never answer a load. */
     uintptr_t verdef, verneed;
@@ -46,12 +47,12 @@ static bool initial_all_usable; /* the global search covers every initial object
 static unsigned long long seen_adds, seen_subs;
 static unsigned long generation; /* times the views were read anew */
 /* host_may_define's filter of every name the host defines. */
-#define ALL_MIN_MISSES 64
+#define ALL_MIN_MISSES 256
 static uint64_t *all_bloom;
 static size_t all_words, all_cap;   /* a power of two; all_bloom's size */
 static unsigned long all_generation; /* the list it was made for (or not), + 1 */
 static bool all_made;                /* for that list: false, every answer is yes */
-static unsigned all_misses;          /* global searches that found nothing, this load */
+static unsigned all_misses;          /* such searches that found nothing, this load */
 static bool active; /* between host_begin and host_end: the views hold */
 
 static uintptr_t dyn_ptr(const struct link_map *map, const ElfW(Dyn) *d)
@@ -394,15 +395,16 @@ static void *system_answer(void *handle, const struct symref *ref)
 }
 
 /* One Bloom filter for every name any of the host's objects defines, asked
- * before the objects' own filters one by one: a library's references to
- * its own definitions (its exported functions' PLT entries: SQLite has
- * 1300) search the whole global scope to find nothing there, as a rule.
+ * before the objects' own filters one by one for a library's references
+ * to its own definitions (its exported functions' PLT entries: SQLite has
+ * 1300), which search the whole global scope to find nothing there, as a
+ * rule (its imports, found there, are not asked).
  * Made from the hashes the objects' GNU hash chains keep, without their
  * lowest bit, which a chain uses as a mark; made by the first load whose
- * searches found nothing in the host 64 times (it costs a pass over every
- * host symbol, which a small load, or one whose references the host
- * answers, never pays), kept while the list of objects stays the same,
- * its memory kept for the next list. */
+ * such searches found nothing 256 times (it costs a pass over every host
+ * symbol, which a small load, or one whose references the host answers,
+ * never pays), kept while the list of objects stays the same, its memory
+ * kept for the next list. */
 
 static size_t gnu_chain_length(const struct module *m)
 {
@@ -417,23 +419,37 @@ static size_t gnu_chain_length(const struct module *m)
     return last + 1 - m->gnu_symoffset;
 }
 
-static void all_bits(uint32_t h, size_t *word, uint64_t *mask)
+/* Two bits in one word (one memory access a question), from the hash
+ * without its lowest bit. */
+static inline size_t all_word(uint32_t h)
 {
-    uint32_t a = h >> 1, b = h >> 17 | h << 15;
-    size_t nbits = all_words * 64;
-    *word = (a & (nbits - 1)) / 64;
-    /* Two bits in one word: one memory access a question. */
-    *mask = (uint64_t)1 << (a % 64) | (uint64_t)1 << (b % 64);
+    return (h >> 7) & (all_words - 1);
 }
 
-static bool make_all_filter(void)
+static inline uint64_t all_mask(uint32_t h)
+{
+    return (uint64_t)1 << ((h >> 1) % 64) | (uint64_t)1 << ((h >> 17) % 64);
+}
+
+/* The names every object in the search defines, as their hash chains
+ * count them; 0 when one has no GNU hash table (the filter would not
+ * cover it). Counted once an object, for as long as its view lives. */
+static size_t host_names(void)
 {
     size_t total = 0;
     for (size_t i = 0; i < nfilters; i++) {
+        struct view *v = filters[i].view;
         if (!filters[i].bloom)
-            return false; /* an object without a GNU hash table: not covered */
-        total += gnu_chain_length(&filters[i].view->mod);
+            return 0;
+        if (!v->nhashed)
+            v->nhashed = gnu_chain_length(&v->mod) + 1;
+        total += v->nhashed - 1;
     }
+    return total;
+}
+
+static bool make_all_filter(size_t total)
+{
     size_t words = 64;
     while (words * 64 < total * 8)
         words *= 2;
@@ -448,13 +464,9 @@ static bool make_all_filter(void)
     memset(all_bloom, 0, words * sizeof *all_bloom);
     for (size_t i = 0; i < nfilters; i++) {
         const struct module *m = &filters[i].view->mod;
-        size_t n = gnu_chain_length(m);
-        for (size_t k = 0; k < n; k++) {
-            size_t w;
-            uint64_t mask;
-            all_bits(m->gnu_chain[k], &w, &mask);
-            all_bloom[w] |= mask;
-        }
+        size_t n = filters[i].view->nhashed - 1;
+        for (size_t k = 0; k < n; k++)
+            all_bloom[all_word(m->gnu_chain[k])] |= all_mask(m->gnu_chain[k]);
     }
     return true;
 }
@@ -466,15 +478,14 @@ static bool host_may_define(uint32_t h)
     if (all_generation != generation + 1) {
         if (all_misses < ALL_MIN_MISSES)
             return true;
-        all_made = make_all_filter();
+        size_t total = host_names();
+        all_made = total && make_all_filter(total);
         all_generation = generation + 1;
     }
     if (!all_made)
         return true;
-    size_t w;
-    uint64_t mask;
-    all_bits(h, &w, &mask);
-    return (all_bloom[w] & mask) == mask;
+    uint64_t mask = all_mask(h);
+    return (all_bloom[all_word(h)] & mask) == mask;
 }
 
 /* The system loader's global scope, searched as it searches it for a
@@ -486,7 +497,7 @@ static bool host_may_define(uint32_t h)
 static void *find_global(struct symref *ref)
 {
     uint32_t h = ref->gnu_hash;
-    if (!host_may_define(h))
+    if (ref->defined_here && !host_may_define(h))
         return NULL;
     for (size_t i = 0; i < nfilters; i++) {
         const struct filter *f = &filters[i];
@@ -515,7 +526,7 @@ static void *find_global(struct symref *ref)
         }
         return symbol_address(&v->mod, sym);
     }
-    all_misses++;
+    all_misses += ref->defined_here;
     return NULL;
 }
 

@@ -212,6 +212,7 @@ struct symref {
     uint32_t sysv_hash;
     bool have_sysv;
     bool newest; /* dlsym's rule for unversioned names: the default version */
+    bool defined_here; /* the referring module defines the name itself */
 };
 void symref_init(struct symref *ref, const char *name, const char *version);
 void symref_of(struct symref *ref, const struct module *m, size_t symidx);

@@ -104,6 +104,7 @@ static int bind_symbol(struct pass *p, size_t symidx, struct symref *ref, struct
     const Elf64_Sym *s = &p->m->symtab[symidx];
     const Elf64_Sym *own = is_definition(s) ? s : NULL;
     symref_of(ref, p->m, symidx);
+    ref->defined_here = own != NULL;
     if (!tracing(T_STATS))
         return resolve(p->ld, p->m, ref, own, b);
     uint64_t t = stats_now();

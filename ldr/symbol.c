@@ -41,6 +41,7 @@ static void symref_set(struct symref *ref, const char *name, const char *version
     ref->gnu_hash = elf_gnu_hash(name);
     ref->have_sysv = false;
     ref->newest = false;
+    ref->defined_here = false;
 }
 
 void symref_init(struct symref *ref, const char *name, const char *version)
