@@ -225,26 +225,6 @@ START_TEST(test_unmapped_after_close)
 }
 END_TEST
 
-/* The kB of /proc/self/smaps entries inside [lo, hi) that are anonymous:
- * the file's pages copied on write. */
-static long copied_kb(uintptr_t lo, uintptr_t hi)
-{
-    FILE *f = fopen("/proc/self/smaps", "r");
-    ck_assert_ptr_nonnull(f);
-    char line[512];
-    bool inside = false;
-    long kb, total = 0;
-    unsigned long start, end;
-    while (fgets(line, sizeof line, f)) {
-        if (sscanf(line, "%lx-%lx ", &start, &end) == 2)
-            inside = start >= lo && end <= hi;
-        else if (inside && sscanf(line, "Anonymous: %ld kB", &kb) == 1)
-            total += kb;
-    }
-    fclose(f);
-    return total;
-}
-
 /* Relocation copies only the pages it writes. libsparse has 64 pages of
  * numbers and after them a page of pointers: ldr faults in ahead what its
  * relocations write (MADV_POPULATE_WRITE), and not one page more than the
@@ -254,12 +234,12 @@ START_TEST(test_copies_only_relocated_pages)
     const char *path = fixture("libsparse.so");
     ldr_module *m = open_ok(path, LDR_NOINIT);
     struct ldr_info i = info_ok(m);
-    long ldr_kb = copied_kb(i.base, i.base + i.size);
+    long ldr_kb = smaps_kb(i.base, i.base + i.size, "Anonymous");
     void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     ck_assert_msg(h != NULL, "%s", dlerror());
     struct link_map *lm;
     ck_assert_int_eq(dlinfo(h, RTLD_DI_LINKMAP, &lm), 0);
-    long dl_kb = copied_kb(lm->l_addr, lm->l_addr + i.size);
+    long dl_kb = smaps_kb(lm->l_addr, lm->l_addr + i.size, "Anonymous");
     ck_assert_int_gt(ldr_kb, 0);
     ck_assert_msg(ldr_kb <= dl_kb, "ldr copied %ld kB, the system loader %ld kB", ldr_kb, dl_kb);
     ck_assert_msg(ldr_kb <= 16, "ldr copied %ld kB of a mostly untouched data segment", ldr_kb);

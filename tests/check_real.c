@@ -4,7 +4,6 @@
  * needed are declared here. */
 #include <dirent.h>
 #include <dlfcn.h>
-#include <stdbool.h>
 #include <link.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -100,25 +99,6 @@ START_TEST(test_zlib)
 }
 END_TEST
 
-/* The kB of /proc/self/smaps Rss of the mappings inside [lo, hi). */
-static long rss_kb(uintptr_t lo, uintptr_t hi)
-{
-    FILE *f = fopen("/proc/self/smaps", "r");
-    ck_assert_ptr_nonnull(f);
-    char line[512];
-    bool inside = false;
-    long kb, total = 0;
-    unsigned long start, end;
-    while (fgets(line, sizeof line, f)) {
-        if (sscanf(line, "%lx-%lx ", &start, &end) == 2)
-            inside = start >= lo && end <= hi;
-        else if (inside && sscanf(line, "Rss: %ld kB", &kb) == 1)
-            total += kb;
-    }
-    fclose(f);
-    return total;
-}
-
 /* A load leaves no more of the image resident than the system loader's
  * load of the same file: only the pages either must read or write. Not
  * in a process that has libgcc_s (the sanitizer build's runtime brings
@@ -137,12 +117,12 @@ START_TEST(test_resident_like_system_loader)
     ldr_module *m = open_lib(path);
     struct ldr_info i;
     ck_assert_int_eq(ldr_info(m, &i), 0);
-    long ldr_kb = rss_kb(i.base, i.base + i.size);
+    long ldr_kb = smaps_kb(i.base, i.base + i.size, "Rss");
     void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     ck_assert_msg(h != NULL, "%s", dlerror());
     struct link_map *lm;
     ck_assert_int_eq(dlinfo(h, RTLD_DI_LINKMAP, &lm), 0);
-    long dl_kb = rss_kb(lm->l_addr, lm->l_addr + i.size);
+    long dl_kb = smaps_kb(lm->l_addr, lm->l_addr + i.size, "Rss");
     ck_assert_int_gt(ldr_kb, 0);
     ck_assert_msg(ldr_kb <= dl_kb, "%s: %ld kB resident under ldr, %ld kB under the system loader", path, ldr_kb,
                   dl_kb);
