@@ -115,18 +115,11 @@ START_TEST(test_resident_like_system_loader)
         return;
     }
     ldr_module *m = open_lib(path);
-    struct ldr_info i;
-    ck_assert_int_eq(ldr_info(m, &i), 0);
-    long ldr_kb = smaps_kb(i.base, i.base + i.size, "Rss");
-    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    ck_assert_msg(h != NULL, "%s", dlerror());
-    struct link_map *lm;
-    ck_assert_int_eq(dlinfo(h, RTLD_DI_LINKMAP, &lm), 0);
-    long dl_kb = smaps_kb(lm->l_addr, lm->l_addr + i.size, "Rss");
+    long ldr_kb, dl_kb;
+    image_kb_both(m, path, "Rss", &ldr_kb, &dl_kb);
     ck_assert_int_gt(ldr_kb, 0);
     ck_assert_msg(ldr_kb <= dl_kb, "%s: %ld kB resident under ldr, %ld kB under the system loader", path, ldr_kb,
                   dl_kb);
-    dlclose(h);
     ck_assert_int_eq(ldr_close(m), 0);
 }
 END_TEST
