@@ -216,7 +216,6 @@ struct symref {
 };
 void symref_init(struct symref *ref, const char *name, const char *version);
 void symref_of(struct symref *ref, const struct module *m, size_t symidx);
-const struct version *symbol_version(const struct module *m, size_t symidx);
 const char *symbol_version_name(const struct module *m, size_t symidx);
 bool is_definition(const Elf64_Sym *s);
 bool set_version(struct module *m, unsigned ndx, uint32_t name, uint32_t hash, size_t *cap);

@@ -202,15 +202,6 @@ const Elf64_Phdr *writable_segment(const struct module *m, uintptr_t vaddr, size
 #define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
 #endif
 
-/* Faults in, in one system call per run, the pages of the image that
- * PAGES marks (a bit per page from map_start), which relocation is about
- * to write, and with them the pages where a writable segment's .bss
- * begins, which are then cleared: a write fault per page costs a trap
- * each, and on a virtual machine more than the copy itself. This comes
- * before anything reads those pages: a read first maps the file's page,
- * which the write then copies, twice the work. Pages nobody writes stay
- * untouched. A kernel without MADV_POPULATE_WRITE leaves them to fault
- * as usual. */
 /* Where a writable segment's .bss begins part-way into a file page,
  * which populate_image clears; 0 when there is no such page. */
 static uintptr_t shared_bss_page(const struct module *m, const Elf64_Phdr *p)
@@ -221,6 +212,15 @@ static uintptr_t shared_bss_page(const struct module *m, const Elf64_Phdr *p)
     return shared ? file_end : 0;
 }
 
+/* Faults in, in one system call per run, the pages of the image that
+ * PAGES marks (a bit per page from map_start), which relocation is about
+ * to write, and with them the pages where a writable segment's .bss
+ * begins, which are then cleared: a write fault per page costs a trap
+ * each, and on a virtual machine more than the copy itself. This comes
+ * before anything reads those pages: a read first maps the file's page,
+ * which the write then copies, twice the work. Pages nobody writes stay
+ * untouched. A kernel without MADV_POPULATE_WRITE leaves them to fault
+ * as usual. */
 void populate_image(const struct module *m, unsigned char *pages)
 {
     static bool unsupported;

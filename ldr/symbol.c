@@ -49,20 +49,20 @@ void symref_init(struct symref *ref, const char *name, const char *version)
     symref_set(ref, name, version, version ? elf_sysv_hash(version) : 0);
 }
 
+static const struct version *symbol_version(const struct module *m, size_t symidx)
+{
+    if (!m->versym)
+        return NULL;
+    unsigned ndx = m->versym[symidx] & 0x7fff;
+    return ndx >= 2 && ndx < m->nversions && m->versions[ndx].name ? &m->versions[ndx] : NULL;
+}
+
 /* The reference symbol SYMIDX of M makes. Its version's hash was computed
  * once, when the module's version table was read. */
 void symref_of(struct symref *ref, const struct module *m, size_t symidx)
 {
     const struct version *v = symbol_version(m, symidx);
     symref_set(ref, m->strtab + m->symtab[symidx].st_name, v ? m->strtab + v->name : NULL, v ? v->hash : 0);
-}
-
-const struct version *symbol_version(const struct module *m, size_t symidx)
-{
-    if (!m->versym)
-        return NULL;
-    unsigned ndx = m->versym[symidx] & 0x7fff;
-    return ndx >= 2 && ndx < m->nversions && m->versions[ndx].name ? &m->versions[ndx] : NULL;
 }
 
 const char *symbol_version_name(const struct module *m, size_t symidx)
