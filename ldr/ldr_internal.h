@@ -194,7 +194,6 @@ int read_dynamic(const struct elf_file *f, Elf64_Dyn **dyn, size_t *n);
 int map_image(struct module *m, const struct elf_file *f);
 void *image_ptr(const struct module *m, uintptr_t vaddr, size_t len);
 const Elf64_Phdr *writable_segment(const struct module *m, uintptr_t vaddr, size_t len);
-void populate_image(const struct module *m, unsigned char *pages);
 bool executable_at(const struct module *m, uintptr_t vaddr);
 int protect_relro(struct module *m);
 void unmap_image(struct module *m);
@@ -287,7 +286,6 @@ void release_deps(struct module *m);
 
 /* reloc.c: every dynamic relocation of every module of a load. */
 int relocate(struct load *ld);
-int prefault_relocations(const struct module *m);
 
 /* scope.c: where a load's references bind, in the product's order. */
 struct binding {

@@ -41,15 +41,14 @@ static int map_segment(struct module *m, const struct elf_file *f, const Elf64_P
     }
     if (p->p_memsz > p->p_filesz) {
         /* The file page holding the end of .data continues with .bss,
-         * which must read as zeros, not as whatever follows in the file.
-         * A writable segment's is cleared once relocation's pages are
-         * faulted in (populate_image), with them. */
+         * which must read as zeros, not as whatever follows in the file. */
         uintptr_t tail = PAGE_UP(file_end);
-        if (p->p_filesz && (file_end & (PAGE - 1)) && !(prot & PROT_WRITE)) {
-            if (mprotect((void *)PAGE_DOWN(file_end), PAGE, prot | PROT_WRITE) < 0)
+        bool writable = prot & PROT_WRITE;
+        if (p->p_filesz && (file_end & (PAGE - 1))) {
+            if (!writable && mprotect((void *)PAGE_DOWN(file_end), PAGE, prot | PROT_WRITE) < 0)
                 return fail(m->path, "cannot clear .bss: %s", strerror(errno));
             memset((void *)file_end, 0, tail - file_end);
-            if (mprotect((void *)PAGE_DOWN(file_end), PAGE, prot) < 0)
+            if (!writable && mprotect((void *)PAGE_DOWN(file_end), PAGE, prot) < 0)
                 return fail(m->path, "cannot protect .bss: %s", strerror(errno));
         } else if (!p->p_filesz) {
             tail = start;
@@ -196,58 +195,6 @@ const Elf64_Phdr *writable_segment(const struct module *m, uintptr_t vaddr, size
 {
     const Elf64_Phdr *p = segment_at(m, vaddr, len);
     return p && (p->p_flags & PF_W) ? p : NULL;
-}
-
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
-#endif
-
-/* Where a writable segment's .bss begins part-way into a file page,
- * which populate_image clears; 0 when there is no such page. */
-static uintptr_t shared_bss_page(const struct module *m, const Elf64_Phdr *p)
-{
-    uintptr_t file_end = m->base + p->p_vaddr + p->p_filesz;
-    bool shared = p->p_type == PT_LOAD && (p->p_flags & PF_W) && p->p_memsz > p->p_filesz && p->p_filesz &&
-                  (file_end & (PAGE - 1));
-    return shared ? file_end : 0;
-}
-
-/* Faults in, in one system call per run, the pages of the image that
- * PAGES marks (a bit per page from map_start), which relocation is about
- * to write, and with them the pages where a writable segment's .bss
- * begins, which are then cleared: a write fault per page costs a trap
- * each, and on a virtual machine more than the copy itself. This comes
- * before anything reads those pages: a read first maps the file's page,
- * which the write then copies, twice the work. Pages nobody writes stay
- * untouched. A kernel without MADV_POPULATE_WRITE leaves them to fault
- * as usual. */
-void populate_image(const struct module *m, unsigned char *pages)
-{
-    static bool unsupported;
-    for (size_t i = 0; i < m->phnum; i++) {
-        uintptr_t at = shared_bss_page(m, &m->phdr[i]);
-        size_t page = (at - (uintptr_t)m->map_start) / PAGE;
-        if (at)
-            pages[page / 8] |= 1u << (page % 8);
-    }
-    size_t npages = m->map_size / PAGE;
-    for (size_t i = 0; i < npages && !unsupported;) {
-        if (!(pages[i / 8] & (1u << (i % 8)))) {
-            i++;
-            continue;
-        }
-        size_t first = i;
-        while (i < npages && (pages[i / 8] & (1u << (i % 8))))
-            i++;
-        if (madvise(m->map_start + first * PAGE, (i - first) * PAGE, MADV_POPULATE_WRITE) < 0 &&
-            errno == EINVAL)
-            unsupported = true;
-    }
-    for (size_t i = 0; i < m->phnum; i++) {
-        uintptr_t at = shared_bss_page(m, &m->phdr[i]);
-        if (at)
-            memset((void *)at, 0, PAGE_UP(at) - at);
-    }
 }
 
 bool executable_at(const struct module *m, uintptr_t vaddr)

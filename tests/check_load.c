@@ -226,9 +226,8 @@ START_TEST(test_unmapped_after_close)
 END_TEST
 
 /* Relocation copies only the pages it writes. libsparse has 64 pages of
- * numbers and after them a page of pointers: ldr faults in ahead what its
- * relocations write (MADV_POPULATE_WRITE), and not one page more than the
- * system loader's own load of the file leaves copied. */
+ * numbers and after them a page of pointers: ldr leaves not one page more
+ * copied than the system loader's own load of the file. */
 START_TEST(test_copies_only_relocated_pages)
 {
     const char *path = fixture("libsparse.so");
