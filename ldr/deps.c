@@ -296,7 +296,7 @@ static int load_dep(struct load *ld, struct module *m, const char *name)
         trace(T_FILES, "%s: needs %s: the system loader's copy", m->path, name);
         return add_dep(m, (struct dep){.host = h, .counted = true});
     }
-    h = dlopen(name, RTLD_LAZY | RTLD_NOLOAD);
+    h = host_object_named(name);
     if (h) {
         trace(T_FILES, "%s: needs %s: reusing the host's copy", m->path, name);
         return add_dep(m, (struct dep){.host = h, .counted = true});
@@ -306,10 +306,13 @@ static int load_dep(struct load *ld, struct module *m, const char *name)
         return -1;
     char *path = (char *)f.path;
     have = find_module_by_file(f.dev, f.ino);
-    if (have) {
+    h = have ? NULL : host_object_file(f.dev, f.ino);
+    if (have || h) {
         close_elf(&f);
+        if (h)
+            trace(T_FILES, "%s: needs %s: reusing the host's copy of %s", m->path, name, path);
         free(path);
-        return add_dep(m, (struct dep){.mod = have});
+        return add_dep(m, have ? (struct dep){.mod = have} : (struct dep){.host = h, .counted = true});
     }
     struct module *dep;
     trace(T_FILES, "%s: needs %s: loading %s", m->path, name, path);

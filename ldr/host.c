@@ -4,6 +4,7 @@
 #include <dlfcn.h>
 #include <link.h>
 #include <sys/auxv.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,6 +31,10 @@ struct view {
     uintptr_t verdef, verneed;
     size_t verdefnum, verneednum;
     bool versions_read;
+    /* Its file's identity, once a search for a dependency asked. */
+    bool file_read;
+    dev_t dev;
+    ino_t ino;
 };
 static struct view *views;
 static size_t nviews;
@@ -211,6 +216,12 @@ static bool names(const struct view *v, const char *name)
            strcmp(slash ? slash + 1 : v->map->l_name, name) == 0;
 }
 
+/* A reference of its own on the object of view V. */
+static void *hold(const struct view *v)
+{
+    return dlopen(v->map->l_name, RTLD_LAZY | RTLD_NOLOAD);
+}
+
 /* The program and what it needs, transitively: the objects loaded before
  * it ran, which are in the global scope and never unloaded. (Preloaded
  * libraries are not found this way; lookups check them as they go.) */
@@ -320,7 +331,7 @@ void host_begin(void)
         struct view *v = &views[i];
         v->local = false; /* the host may have made it global since */
         if (!v->initial && v->usable && v->map->l_name[0])
-            v->pin = dlopen(v->map->l_name, RTLD_LAZY | RTLD_NOLOAD);
+            v->pin = hold(v);
         if (v->usable && nf)
             filters[nfilters++] = (struct filter){
                 .bloom = v->mod.gnu_buckets ? v->mod.gnu_bloom : NULL,
@@ -632,9 +643,46 @@ void *host_startup_object(const char *name)
         struct view *v = &views[i];
         if (v->initial && v->usable && v->map->l_name[0] && names(v, name)) {
             if (!v->handle)
-                v->handle = dlopen(v->map->l_name, RTLD_LAZY | RTLD_NOLOAD);
+                v->handle = hold(v);
             return v->handle;
         }
+    }
+    return NULL;
+}
+
+/* The host's copy of a library a module needs, found as the system loader
+ * finds a loaded object, without its search: by name (an object's soname
+ * or file name, host_object_named), or else, once ldr's own search found
+ * the file, by its identity (host_object_file: the same file under another
+ * name). A reference of its own on it, or NULL. dlopen with RTLD_NOLOAD
+ * would search with the paths of ldr's library, not the module's, opening
+ * /etc/ld.so.cache and the file for every library the host does not
+ * have. */
+void *host_object_named(const char *name)
+{
+    update_views();
+    for (size_t i = 0; i < nviews; i++)
+        if (views[i].usable && views[i].map->l_name[0] && names(&views[i], name))
+            return hold(&views[i]);
+    return NULL;
+}
+
+void *host_object_file(dev_t dev, ino_t ino)
+{
+    for (size_t i = 0; i < nviews; i++) {
+        struct view *v = &views[i];
+        if (!v->usable || !v->map->l_name[0])
+            continue;
+        if (!v->file_read) {
+            struct stat st;
+            v->file_read = true;
+            if (ldr_stat(v->map->l_name, &st) == 0) {
+                v->dev = st.st_dev;
+                v->ino = st.st_ino;
+            }
+        }
+        if (v->ino && v->dev == dev && v->ino == ino)
+            return hold(v);
     }
     return NULL;
 }

@@ -255,6 +255,8 @@ void host_begin(void);
 void host_end(void);
 void *host_symbol_in(const char *lib, const char *name);
 void *host_startup_object(const char *name);
+void *host_object_named(const char *name);
+void *host_object_file(dev_t dev, ino_t ino);
 unsigned long host_generation(void);
 void *host_find(void *handle, struct symref *ref);
 const struct module *host_view_of(void *handle, bool *covered);
@@ -322,6 +324,7 @@ bool compat_find(const struct module *from, const struct symref *ref, struct bin
 struct stat;
 void *find_shim(const char *name);
 int ldr_fstat(int fd, struct stat *st);
+int ldr_stat(const char *path, struct stat *st);
 
 /* tls.c */
 void tls_prepare(bool descriptor);

@@ -60,11 +60,16 @@ static int shim_mknodat(int dirfd, const char *path, mode_t mode, dev_t dev)
     return (int)syscall(SYS_mknodat, dirfd, path, mode, dev);
 }
 
-/* ldr's own fstat: a plain fstat call would need GLIBC_2.33 when ldr is
- * built on a newer glibc. */
+/* ldr's own fstat and stat: plain calls would need GLIBC_2.33 when ldr
+ * is built on a newer glibc. */
 int ldr_fstat(int fd, struct stat *st)
 {
     return (int)syscall(SYS_fstat, fd, st);
+}
+
+int ldr_stat(const char *path, struct stat *st)
+{
+    return (int)syscall(SYS_stat, path, st);
 }
 
 /* glibc 2.33's struct mallinfo2 (older headers lack it): mallinfo's fields

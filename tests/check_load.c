@@ -190,6 +190,35 @@ START_TEST(test_runtime_host_dep_held)
 }
 END_TEST
 
+/* The host has libnosoname.so loaded, through a link of another name, and
+ * the file has no soname: no name tells that it is the dependency
+ * libnosoname_user.so asks for, which ldr finds through $ORIGIN (a path
+ * the system loader's own search would not try). The file does: the
+ * module gets the host's copy, with a reference of its own, and no second
+ * copy is mapped. */
+START_TEST(test_host_dep_same_file)
+{
+    char dir[] = "/tmp/ldr-alias-XXXXXX", link[64], real[PATH_MAX];
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    ck_assert_ptr_nonnull(realpath(fixture("libnosoname.so"), real));
+    snprintf(link, sizeof link, "%s/alias.so", dir);
+    ck_assert_int_eq(symlink(real, link), 0);
+    void *h = dlopen(link, RTLD_NOW | RTLD_LOCAL);
+    ck_assert_msg(h != NULL, "%s", dlerror());
+    int before = maps_lines("libnosoname.so");
+    ck_assert_int_gt(before, 0);
+    ldr_module *m = open_ok(fixture("libnosoname_user.so"), 0);
+    ck_assert_int_eq(maps_lines("libnosoname.so"), before);
+    ck_assert_int_eq(dlclose(h), 0);
+    ck_assert_int_eq(maps_lines("libnosoname.so"), before);
+    ck_assert_int_eq(((intfn *)sym_ok(m, "initmain_seen"))(), 5);
+    close_ok(m);
+    ck_assert_int_eq(maps_lines("libnosoname.so"), 0);
+    unlink(link);
+    rmdir(dir);
+}
+END_TEST
+
 /* libcyca.so needs libcycb.so needs libcyca.so. */
 START_TEST(test_cycle)
 {
@@ -514,6 +543,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, test_origin_rpath);
     tcase_add_test(tc, test_host_dep_reused);
     tcase_add_test(tc, test_runtime_host_dep_held);
+    tcase_add_test(tc, test_host_dep_same_file);
     tcase_add_test(tc, test_sym_in_host_dep);
     tcase_add_test(tc, test_cycle);
     suite_add_tcase(s, tc);

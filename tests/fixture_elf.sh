@@ -69,6 +69,8 @@ has libinit.so -d '\(FINI\)'
 has libinit.so -d '\(INIT_ARRAY\)'
 has libinit.so --dyn-syms 'FUNC +GLOBAL .* init_dt'
 has libinitmain.so -d 'NEEDED.*\[libinitdep\.so\]'
+lacks libnosoname.so -d '\(SONAME\)'
+has libnosoname_user.so -d 'NEEDED.*\[libnosoname\.so\]'
 
 has liborigin_runpath.so -d '\(RUNPATH\).*\[\$ORIGIN/sub\]'
 lacks liborigin_runpath.so -d '\(RPATH\)'

@@ -20,6 +20,7 @@ LOADER_FIXTURES = \
 	$(LF)/libweak.so $(LF)/libpacked.so $(LF)/libsymbolic.so $(LF)/libplain.so \
 	$(LF)/add-dyntag $(LF)/libsymtag.so \
 	$(LF)/libinit.so $(LF)/libinitdep.so $(LF)/libinitmain.so \
+	$(LF)/libnosoname.so $(LF)/libnosoname_user.so \
 	$(LF)/sub/liborigindep.so $(LF)/liborigin_runpath.so $(LF)/liborigin_rpath.so \
 	$(LF)/libcallback.so $(LF)/libzuse.so \
 	$(LF)/stub/libcyca.so $(LF)/libcycb.so $(LF)/libcyca.so \
@@ -124,6 +125,17 @@ $(LF)/libinitdep.so: $(LF_SRC)/initdep.c $(LF_SRC)/host.h
 $(LF)/libinitmain.so: $(LF_SRC)/initmain.c $(LF_SRC)/host.h $(LF)/libinitdep.so
 	$(LF_MK)
 	$(AM_V_GEN)$(LF_CC) -Wl,-rpath,'$$ORIGIN' -o $@ $(LF_SRC)/initmain.c $(LF)/libinitdep.so
+
+# libinitdep's and libinitmain's code again, the dependency without a
+# soname: only its file tells a copy of it already loaded under another
+# name.
+$(LF)/libnosoname.so: $(LF_SRC)/initdep.c $(LF_SRC)/host.h
+	$(LF_MK)
+	$(AM_V_GEN)$(LF_CC) -o $@ $(LF_SRC)/initdep.c
+
+$(LF)/libnosoname_user.so: $(LF_SRC)/initmain.c $(LF_SRC)/host.h $(LF)/libnosoname.so
+	$(LF_MK)
+	$(AM_V_GEN)$(LF_CC) -Wl,-rpath,'$$ORIGIN' -o $@ $(LF_SRC)/initmain.c -L$(LF) -lnosoname
 
 $(LF)/sub/liborigindep.so: $(LF_SRC)/origindep.c
 	$(LF_MK)
