@@ -82,6 +82,7 @@ static int parse_gnu_hash(struct module *m, uint64_t addr)
             break;
     }
     size_t count = (size_t)last + 1;
+    m->gnu_hashed_end = (uint32_t)count;
     if (count > m->nsyms)
         m->nsyms = count;
     return 0;

@@ -101,6 +101,7 @@ struct module {
     const uint64_t *gnu_bloom;
     const uint32_t *gnu_buckets, *gnu_chain;
     uint32_t sysv_nbuckets;
+    uint32_t gnu_hashed_end; /* one past the last symbol the GNU chains hold; 0: none */
     const uint32_t *sysv_buckets, *sysv_chain;
     const Elf64_Rela *rela, *jmprel;
     size_t nrela, njmprel;

@@ -33,12 +33,13 @@ uint32_t elf_sysv_hash(const char *s)
     return h;
 }
 
-static void symref_set(struct symref *ref, const char *name, const char *version, uint32_t version_hash)
+static void symref_set(struct symref *ref, const char *name, uint32_t hash, const char *version,
+                       uint32_t version_hash)
 {
     ref->name = name;
     ref->version = version;
     ref->version_hash = version_hash;
-    ref->gnu_hash = elf_gnu_hash(name);
+    ref->gnu_hash = hash;
     ref->have_sysv = false;
     ref->newest = false;
     ref->defined_here = false;
@@ -46,7 +47,7 @@ static void symref_set(struct symref *ref, const char *name, const char *version
 
 void symref_init(struct symref *ref, const char *name, const char *version)
 {
-    symref_set(ref, name, version, version ? elf_sysv_hash(version) : 0);
+    symref_set(ref, name, elf_gnu_hash(name), version, version ? elf_sysv_hash(version) : 0);
 }
 
 static const struct version *symbol_version(const struct module *m, size_t symidx)
@@ -57,12 +58,50 @@ static const struct version *symbol_version(const struct module *m, size_t symid
     return ndx >= 2 && ndx < m->nversions && m->versions[ndx].name ? &m->versions[ndx] : NULL;
 }
 
+/* Whether the GNU hash chain from symbol J reaches symbol I of M with no
+ * chain's end between and no symbol before I whose hash is H (the lowest
+ * bit aside, which marks a chain's end). */
+static bool chain_reaches(const struct module *m, uint32_t j, uint32_t i, uint32_t h)
+{
+    if (j < m->gnu_symoffset || j > i)
+        return false;
+    for (; j < i; j++) {
+        uint32_t c = m->gnu_chain[j - m->gnu_symoffset];
+        if ((c | 1) == (h | 1) || (c & 1))
+            return false;
+    }
+    return true;
+}
+
+/* The GNU hash of the name of symbol I of M, from M's own table: its chain
+ * keeps the hash but for the lowest bit, and which of the two buckets the
+ * symbol's chain starts from tells that bit. Most of what a large library
+ * binds it defines itself (libLLVM: 8 800 of 9 300 names, long C++ ones),
+ * and this spares reading and hashing each name. False when the table
+ * cannot tell: a single bucket, a symbol it does not hold. */
+static bool hash_from_table(const struct module *m, uint32_t i, uint32_t *out)
+{
+    if (m->gnu_nbuckets < 2 || i < m->gnu_symoffset || i >= m->gnu_hashed_end)
+        return false;
+    uint32_t c = m->gnu_chain[i - m->gnu_symoffset];
+    for (uint32_t h = c & ~1u; (h | 1) == (c | 1); h++)
+        if (chain_reaches(m, m->gnu_buckets[h % m->gnu_nbuckets], i, h)) {
+            *out = h;
+            return true;
+        }
+    return false;
+}
+
 /* The reference symbol SYMIDX of M makes. Its version's hash was computed
  * once, when the module's version table was read. */
 void symref_of(struct symref *ref, const struct module *m, size_t symidx)
 {
     const struct version *v = symbol_version(m, symidx);
-    symref_set(ref, m->strtab + m->symtab[symidx].st_name, v ? m->strtab + v->name : NULL, v ? v->hash : 0);
+    const char *name = m->strtab + m->symtab[symidx].st_name;
+    uint32_t hash;
+    if (symidx > UINT32_MAX || !hash_from_table(m, (uint32_t)symidx, &hash))
+        hash = elf_gnu_hash(name);
+    symref_set(ref, name, hash, v ? m->strtab + v->name : NULL, v ? v->hash : 0);
 }
 
 const char *symbol_version_name(const struct module *m, size_t symidx)
@@ -212,14 +251,8 @@ bool finds_itself(const struct module *m, const Elf64_Sym *own, const struct sym
         return false;
     if (!gnu_bloom_passes(m, h))
         return false;
-    uint32_t j = m->gnu_buckets[h % m->gnu_nbuckets];
-    if (j < m->gnu_symoffset || j > i)
+    if (!chain_reaches(m, m->gnu_buckets[h % m->gnu_nbuckets], i, h))
         return false;
-    for (; j < i; j++) {
-        uint32_t c = m->gnu_chain[j - m->gnu_symoffset];
-        if ((c | 1) == (h | 1) || (c & 1))
-            return false;
-    }
     return (m->gnu_chain[i - m->gnu_symoffset] | 1) == (h | 1) && version_fit(m, i, ref) == EXACT_FIT;
 }
 

@@ -10,6 +10,7 @@
 #include <ldr.h>
 
 #include "fixtures/host.h"
+#include "fixtures/interpose.h"
 #include "fixtures/testutil.h"
 
 extern char **environ;
@@ -93,6 +94,47 @@ START_TEST(test_host_interposes_libc)
     ck_assert_ptr_eq(want, (void *)labs);
     ck_assert_ptr_eq(*(void **)dl_sym_ok(h, "reloc_labs_ptr"), want);
     ck_assert_ptr_eq(*(void **)sym_ok(m, "reloc_labs_ptr"), want);
+    close_ok(m);
+    dlclose(h);
+}
+END_TEST
+
+/* The GNU hash of NAME, as the ELF gABI extension defines it, for the
+ * test's own use. */
+static int gnu_hash_is_odd(const char *name)
+{
+    uint32_t h = 5381;
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+        h = h * 33 + *p;
+    return h & 1;
+}
+
+/* The host's own definitions of libinterpose's sixty-four names. */
+#define HOST_DEFINE(n) int interpose_##n(void); int interpose_##n(void) { return 2##n; }
+INTERPOSE_EACH(HOST_DEFINE)
+
+/* A module's references to what it defines itself bind to the host's
+ * definitions of the same names, as the system loader binds them, whether
+ * their GNU hashes are odd or even: the hash of such a reference is taken
+ * from the module's own table, which keeps it without its lowest bit. */
+START_TEST(test_host_interposes_own_definitions)
+{
+    unsigned odd = 0;
+#define COUNT_ODD(n) odd += gnu_hash_is_odd("interpose_" #n);
+    INTERPOSE_EACH(COUNT_ODD)
+    ck_assert_uint_gt(odd, 0);
+    ck_assert_uint_lt(odd, INTERPOSE_COUNT);
+    ldr_module *m = open_fixture("libinterpose.so");
+    void *h = dl_open_fixture("libinterpose.so");
+    void *const *ours = sym_ok(m, "interpose_table");
+    void *const *theirs = dl_sym_ok(h, "interpose_table");
+    int (*const host[])(void) = {
+#define HOST_ADDRESS(n) interpose_##n,
+        INTERPOSE_EACH(HOST_ADDRESS)};
+    for (int i = 0; i < INTERPOSE_COUNT; i++) {
+        ck_assert_ptr_eq(theirs[i], (void *)host[i]);
+        ck_assert_msg(ours[i] == (void *)host[i], "entry %d: the module's own definition, not the host's", i);
+    }
     close_ok(m);
     dlclose(h);
 }
@@ -378,6 +420,7 @@ int main(void)
     tcase_add_test(tc, test_abs64);
     tcase_add_test(tc, test_unaligned_words);
     tcase_add_test(tc, test_host_interposes_libc);
+    tcase_add_test(tc, test_host_interposes_own_definitions);
     tcase_add_test(tc, test_glob_dat);
     tcase_add_test(tc, test_jump_slot);
     tcase_add_test(tc, test_relative);

@@ -70,6 +70,9 @@ has libinit.so -d '\(INIT_ARRAY\)'
 has libinit.so --dyn-syms 'FUNC +GLOBAL .* init_dt'
 has libinitmain.so -d 'NEEDED.*\[libinitdep\.so\]'
 lacks libnosoname.so -d '\(SONAME\)'
+# Its own definitions, referenced, in a GNU hash table of several buckets.
+has libinterpose.so -I "gnu\.hash' bucket list length \(total of ([2-9]|[1-9][0-9]+) buckets"
+atleast libinterpose.so 64 64
 has libnosoname_user.so -d 'NEEDED.*\[libnosoname\.so\]'
 
 has liborigin_runpath.so -d '\(RUNPATH\).*\[\$ORIGIN/sub\]'

@@ -20,7 +20,7 @@ LOADER_FIXTURES = \
 	$(LF)/libweak.so $(LF)/libpacked.so $(LF)/libsymbolic.so $(LF)/libplain.so \
 	$(LF)/add-dyntag $(LF)/libsymtag.so \
 	$(LF)/libinit.so $(LF)/libinitdep.so $(LF)/libinitmain.so \
-	$(LF)/libnosoname.so $(LF)/libnosoname_user.so \
+	$(LF)/libnosoname.so $(LF)/libnosoname_user.so $(LF)/libinterpose.so \
 	$(LF)/sub/liborigindep.so $(LF)/liborigin_runpath.so $(LF)/liborigin_rpath.so \
 	$(LF)/libcallback.so $(LF)/libzuse.so \
 	$(LF)/stub/libcyca.so $(LF)/libcycb.so $(LF)/libcyca.so \
@@ -137,6 +137,10 @@ $(LF)/libnosoname_user.so: $(LF_SRC)/initmain.c $(LF_SRC)/host.h $(LF)/libnosona
 	$(LF_MK)
 	$(AM_V_GEN)$(LF_CC) -Wl,-rpath,'$$ORIGIN' -o $@ $(LF_SRC)/initmain.c -L$(LF) -lnosoname
 
+$(LF)/libinterpose.so: $(LF_SRC)/interpose.c $(LF_SRC)/interpose.h
+	$(LF_MK)
+	$(AM_V_GEN)$(LF_CC) -o $@ $(LF_SRC)/interpose.c
+
 $(LF)/sub/liborigindep.so: $(LF_SRC)/origindep.c
 	$(LF_MK)
 	$(AM_V_GEN)$(LF_CC) -Wl,-soname,liborigindep.so -o $@ $(LF_SRC)/origindep.c
@@ -235,6 +239,7 @@ EXTRA_DIST += tests/fixture_elf.sh tests/elf_checks.sh tests/ldrun.sh \
 	tests/fixtures/empty.c tests/fixtures/hash.c tests/fixtures/ifunc_export.c \
 	tests/fixtures/ifunc_local.c tests/fixtures/ifunc_user.c \
 	tests/fixtures/init.c tests/fixtures/initdep.c tests/fixtures/initmain.c \
+	tests/fixtures/interpose.c tests/fixtures/interpose.h \
 	tests/fixtures/ldrun.c tests/fixtures/missing_link.c \
 	tests/fixtures/missing_link.map tests/fixtures/missing_run.c \
 	tests/fixtures/missing_run.map tests/fixtures/origin.c \
