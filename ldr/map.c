@@ -1,7 +1,8 @@
 /* The image in memory: the first PT_LOAD mapped over the whole span, each
- * other mapped from the file over it with its own protections (so the
- * path shows in /proc/self/maps, perf and valgrind), anonymous pages for
- * .bss, RELRO made read-only once relocation is done. */
+ * other given its own protections where that mapping shows its file pages
+ * and mapped from the file over it where not (so the path shows in
+ * /proc/self/maps, perf and valgrind), anonymous pages for .bss, RELRO
+ * made read-only once relocation is done. */
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -18,21 +19,38 @@ static int prot_of(unsigned flags)
            (flags & PF_X ? PROT_EXEC : 0);
 }
 
-/* P's file pages, unless MAPPED says the span's mapping is P's already.
- * Each other segment is mapped even where that mapping shows the same
- * file pages, as the system loader maps them: valgrind (3.19) reads a
- * plugin's debug information only from a mapping that makes code
- * executable (an mprotect is not enough: tests/memcheck.sh), and aborts
- * on the second load of a file whose read-only data had no mapping of
- * its own. */
-static int map_segment(struct module *m, const struct elf_file *f, const Elf64_Phdr *p, bool mapped)
+/* Under valgrind, each segment gets a mapping of its own, as the system
+ * loader maps them: valgrind (3.19) reads a plugin's debug information
+ * only from a mapping that makes code executable (an mprotect is not
+ * enough: tests/memcheck.sh), and aborts on the second load of a file
+ * whose read-only data had no mapping of its own. Without its header to
+ * ask, ldr maps as if it were there. */
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#define UNDER_VALGRIND() RUNNING_ON_VALGRIND
+#else
+#define UNDER_VALGRIND() 1
+#endif
+
+/* Where the span's mapping SPAN (of the file from SPAN_OFF) shows P's
+ * file pages at P's place, the segment needs only its protections (an
+ * mprotect, cheaper than a mapping: most libraries' text and read-only
+ * data lie so); otherwise its own mapping. NULL SPAN: no span mapping. */
+static int map_segment(struct module *m, const struct elf_file *f, const Elf64_Phdr *p,
+                       const Elf64_Phdr *span, off_t span_off)
 {
     uintptr_t start = PAGE_DOWN(m->base + p->p_vaddr);
     uintptr_t file_end = m->base + p->p_vaddr + p->p_filesz;
     uintptr_t mem_end = PAGE_UP(m->base + p->p_vaddr + p->p_memsz);
     int prot = prot_of(p->p_flags);
+    bool shown = span && (p == span || ((off_t)PAGE_DOWN(p->p_offset) - span_off ==
+                                        (off_t)(start - (uintptr_t)m->map_start) && !UNDER_VALGRIND()));
 
-    if (p->p_filesz && !mapped) {
+    if (p->p_filesz && shown) {
+        if (prot != prot_of(span->p_flags) && mprotect((void *)start, PAGE_UP(file_end) - start, prot) < 0)
+            return fail(m->path, "cannot protect segment at %#llx: %s", (unsigned long long)p->p_vaddr,
+                        strerror(errno));
+    } else if (p->p_filesz) {
         size_t len = PAGE_UP(file_end) - start;
         off_t off = PAGE_DOWN(p->p_offset);
         if (mmap((void *)start, len, prot, MAP_PRIVATE | MAP_FIXED, f->fd, off) == MAP_FAILED)
@@ -149,7 +167,7 @@ int map_image(struct module *m, const struct elf_file *f)
     int r = 0;
     for (size_t i = 0; i < f->phnum && r == 0; i++)
         if (f->phdr[i].p_type == PT_LOAD)
-            r = map_segment(m, f, &f->phdr[i], spanned && &f->phdr[i] == first);
+            r = map_segment(m, f, &f->phdr[i], spanned ? first : NULL, PAGE_DOWN(first->p_offset));
     if (r == 0 && spanned)
         r = close_holes(m, f);
     if (r < 0) {

@@ -315,6 +315,51 @@ START_TEST(test_gap_gives_no_access)
 }
 END_TEST
 
+/* The /proc/self/maps entries inside [base, base + size): each one's
+ * place from BASE, protections and file offset, one string. */
+static void image_maps(uintptr_t base, size_t size, char *out, size_t cap)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    ck_assert_ptr_nonnull(f);
+    char line[512], perms[8];
+    unsigned long start, end, off;
+    size_t used = 0;
+    out[0] = '\0';
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "%lx-%lx %7s %lx", &start, &end, perms, &off) == 4 && start >= base &&
+            end <= base + size && used < cap)
+            used += snprintf(out + used, cap - used, "+%lx-+%lx %s %lx\n", start - base, end - base, perms,
+                             strchr(line, '/') ? off : 0);
+    fclose(f);
+}
+
+/* Segments whose file pages the image's first mapping already shows are
+ * only given their protections, the others mapped: either way the image
+ * looks page for page as the system loader's load of the file does,
+ * protections and file offsets, RELRO made read-only (zlib's layout: the
+ * writable segment a page off from its offset; libgap's: gaps). */
+START_TEST(test_maps_like_system_loader)
+{
+    const char *paths[] = {fixture("libreloc.so"), fixture("libgap.so"), fixture("libsparse.so"),
+                           "/usr/lib/x86_64-linux-gnu/libsqlite3.so.0"};
+    for (size_t k = 0; k < sizeof paths / sizeof paths[0]; k++) {
+        ldr_module *m = open_ok(paths[k], LDR_NOINIT);
+        struct ldr_info i = info_ok(m);
+        void *h = dlopen(paths[k], RTLD_NOW | RTLD_LOCAL);
+        ck_assert_msg(h != NULL, "%s", dlerror());
+        struct link_map *lm;
+        ck_assert_int_eq(dlinfo(h, RTLD_DI_LINKMAP, &lm), 0);
+        static char ours[4096], theirs[4096];
+        image_maps(i.base, i.size, ours, sizeof ours);
+        image_maps(lm->l_addr, i.size, theirs, sizeof theirs);
+        ck_assert_msg(ours[0] != '\0', "%s: no mapping found", paths[k]);
+        ck_assert_msg(strcmp(ours, theirs) == 0, "%s:\nldr:\n%sthe system loader:\n%s", paths[k], ours, theirs);
+        dlclose(h);
+        close_ok(m);
+    }
+}
+END_TEST
+
 static size_t heap_in_use(void)
 {
     struct mallinfo2 mi = mallinfo2();
@@ -562,6 +607,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, test_refuse_runtimes);
     tcase_add_test(tc, test_copies_only_relocated_pages);
     tcase_add_test(tc, test_gap_gives_no_access);
+    tcase_add_test(tc, test_maps_like_system_loader);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("addr");
