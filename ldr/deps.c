@@ -34,6 +34,9 @@ bool is_system_library(const char *name)
 {
     const char *slash = strrchr(name, '/');
     const char *base = slash ? slash + 1 : name;
+    /* All are lib... or ld-...: a plugin's own name is ruled out at once. */
+    if (base[0] != 'l' || (base[1] != 'i' && base[1] != 'd'))
+        return false;
     if (strncmp(base, "libnss_", 7) == 0)
         return true;
     for (size_t i = 0; i < sizeof system_libraries / sizeof system_libraries[0]; i++) {
