@@ -213,6 +213,10 @@ struct symref {
     bool have_sysv;
     bool newest; /* dlsym's rule for unversioned names: the default version */
     bool defined_here; /* the referring module defines the name itself */
+    /* The definition the hash was read at, in its module's GNU hash table,
+     * where a search of that module for the name finds it: NULL if the hash
+     * came from the name. */
+    const Elf64_Sym *chained;
 };
 void symref_init(struct symref *ref, const char *name, const char *version);
 void symref_of(struct symref *ref, const struct module *m, size_t symidx);

@@ -43,6 +43,7 @@ static void symref_set(struct symref *ref, const char *name, uint32_t hash, cons
     ref->have_sysv = false;
     ref->newest = false;
     ref->defined_here = false;
+    ref->chained = NULL;
 }
 
 void symref_init(struct symref *ref, const char *name, const char *version)
@@ -83,13 +84,15 @@ static bool hash_from_table(const struct module *m, uint32_t i, uint32_t *out)
 {
     if (m->gnu_nbuckets < 2 || i < m->gnu_symoffset || i >= m->gnu_hashed_end)
         return false;
-    uint32_t c = m->gnu_chain[i - m->gnu_symoffset];
-    for (uint32_t h = c & ~1u; (h | 1) == (c | 1); h++)
-        if (chain_reaches(m, m->gnu_buckets[h % m->gnu_nbuckets], i, h)) {
-            *out = h;
-            return true;
-        }
-    return false;
+    uint32_t c = m->gnu_chain[i - m->gnu_symoffset], even = c & ~1u;
+    uint32_t bucket = even % m->gnu_nbuckets, next = bucket + 1 == m->gnu_nbuckets ? 0 : bucket + 1;
+    if (chain_reaches(m, m->gnu_buckets[bucket], i, even))
+        *out = even;
+    else if (chain_reaches(m, m->gnu_buckets[next], i, even | 1))
+        *out = even | 1;
+    else
+        return false;
+    return true;
 }
 
 /* The reference symbol SYMIDX of M makes. Its version's hash was computed
@@ -99,9 +102,9 @@ void symref_of(struct symref *ref, const struct module *m, size_t symidx)
     const struct version *v = symbol_version(m, symidx);
     const char *name = m->strtab + m->symtab[symidx].st_name;
     uint32_t hash;
-    if (symidx > UINT32_MAX || !hash_from_table(m, (uint32_t)symidx, &hash))
-        hash = elf_gnu_hash(name);
-    symref_set(ref, name, hash, v ? m->strtab + v->name : NULL, v ? v->hash : 0);
+    bool chained = symidx <= UINT32_MAX && hash_from_table(m, (uint32_t)symidx, &hash);
+    symref_set(ref, name, chained ? hash : elf_gnu_hash(name), v ? m->strtab + v->name : NULL, v ? v->hash : 0);
+    ref->chained = chained ? &m->symtab[symidx] : NULL;
 }
 
 const char *symbol_version_name(const struct module *m, size_t symidx)
@@ -242,8 +245,9 @@ const Elf64_Sym *find_sysv(const struct module *m, struct symref *ref)
 
 /* Whether a search of M for REF would find OWN, a definition in M that
  * REF was made from, without the search: REF's GNU hash chain reaches OWN
- * and holds no earlier symbol of the same hash (a duplicate name). No
- * means only that the search must be made. */
+ * and holds no earlier symbol of the same hash (a duplicate name), as was
+ * seen already if REF's hash was read at OWN. No means only that the
+ * search must be made. */
 bool finds_itself(const struct module *m, const Elf64_Sym *own, const struct symref *ref)
 {
     uint32_t h = ref->gnu_hash, i = (uint32_t)(own - m->symtab);
@@ -251,9 +255,10 @@ bool finds_itself(const struct module *m, const Elf64_Sym *own, const struct sym
         return false;
     if (!gnu_bloom_passes(m, h))
         return false;
-    if (!chain_reaches(m, m->gnu_buckets[h % m->gnu_nbuckets], i, h))
+    if (ref->chained != own && (!chain_reaches(m, m->gnu_buckets[h % m->gnu_nbuckets], i, h) ||
+                                (m->gnu_chain[i - m->gnu_symoffset] | 1) != (h | 1)))
         return false;
-    return (m->gnu_chain[i - m->gnu_symoffset] | 1) == (h | 1) && version_fit(m, i, ref) == EXACT_FIT;
+    return version_fit(m, i, ref) == EXACT_FIT;
 }
 
 
