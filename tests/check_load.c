@@ -171,31 +171,38 @@ START_TEST(test_sym_in_host_dep)
 }
 END_TEST
 
+/* The host dlopened HOST_PATH, a copy of DEP (the file's name): MODULE,
+ * which needs it (its code is libinitmain's), must take the host's copy
+ * with a reference of its own, so that the host's dlclose leaves it
+ * mapped until the module's close, and map no second copy. */
+static void check_takes_host_copy(const char *host_path, const char *dep, const char *module)
+{
+    void *h = dlopen(host_path, RTLD_NOW | RTLD_LOCAL);
+    ck_assert_msg(h != NULL, "%s", dlerror());
+    int before = maps_lines(dep);
+    ck_assert_int_gt(before, 0);
+    ldr_module *m = open_ok(fixture(module), 0);
+    ck_assert_int_eq(maps_lines(dep), before);
+    ck_assert_int_eq(dlclose(h), 0);
+    ck_assert_int_eq(maps_lines(dep), before);
+    ck_assert_int_eq(((intfn *)sym_ok(m, "initmain_seen"))(), 5);
+    close_ok(m);
+    ck_assert_int_eq(maps_lines(dep), 0);
+}
+
 /* A library the host loaded at run time, not with the program, may be
- * unloaded: a module that needs it holds a reference of its own, so that
- * the host's dlclose leaves it mapped until the module's close. (One the
+ * unloaded: a module that needs it holds a reference of its own. (One the
  * program came with is never unloaded, and is used without.) */
 START_TEST(test_runtime_host_dep_held)
 {
-    void *h = dlopen(fixture("libinitdep.so"), RTLD_NOW | RTLD_LOCAL);
-    ck_assert_msg(h != NULL, "%s", dlerror());
-    int before = maps_lines("libinitdep.so");
-    ldr_module *m = open_ok(fixture("libinitmain.so"), 0);
-    ck_assert_int_eq(maps_lines("libinitdep.so"), before);
-    ck_assert_int_eq(dlclose(h), 0);
-    ck_assert_int_eq(maps_lines("libinitdep.so"), before);
-    ck_assert_int_eq(((intfn *)sym_ok(m, "initmain_seen"))(), 5);
-    close_ok(m);
-    ck_assert_int_eq(maps_lines("libinitdep.so"), 0);
+    check_takes_host_copy(fixture("libinitdep.so"), "libinitdep.so", "libinitmain.so");
 }
 END_TEST
 
 /* The host has libnosoname.so loaded, through a link of another name, and
  * the file has no soname: no name tells that it is the dependency
  * libnosoname_user.so asks for, which ldr finds through $ORIGIN (a path
- * the system loader's own search would not try). The file does: the
- * module gets the host's copy, with a reference of its own, and no second
- * copy is mapped. */
+ * the system loader's own search would not try). The file does. */
 START_TEST(test_host_dep_same_file)
 {
     char dir[] = "/tmp/ldr-alias-XXXXXX", link[64], real[PATH_MAX];
@@ -203,17 +210,7 @@ START_TEST(test_host_dep_same_file)
     ck_assert_ptr_nonnull(realpath(fixture("libnosoname.so"), real));
     snprintf(link, sizeof link, "%s/alias.so", dir);
     ck_assert_int_eq(symlink(real, link), 0);
-    void *h = dlopen(link, RTLD_NOW | RTLD_LOCAL);
-    ck_assert_msg(h != NULL, "%s", dlerror());
-    int before = maps_lines("libnosoname.so");
-    ck_assert_int_gt(before, 0);
-    ldr_module *m = open_ok(fixture("libnosoname_user.so"), 0);
-    ck_assert_int_eq(maps_lines("libnosoname.so"), before);
-    ck_assert_int_eq(dlclose(h), 0);
-    ck_assert_int_eq(maps_lines("libnosoname.so"), before);
-    ck_assert_int_eq(((intfn *)sym_ok(m, "initmain_seen"))(), 5);
-    close_ok(m);
-    ck_assert_int_eq(maps_lines("libnosoname.so"), 0);
+    check_takes_host_copy(link, "libnosoname.so", "libnosoname_user.so");
     unlink(link);
     rmdir(dir);
 }
