@@ -18,11 +18,17 @@ struct view {
     uintptr_t addr;
     const ElfW(Dyn) *ld;
     struct module mod;
-    const char *soname;
+    /* What a load reads of an object before it holds it, copied: a host
+     * thread may unload an object loaded at run time at any moment, and
+     * take its memory with it. */
+    char *name, *soname;
+    uint64_t *bloom;  /* an object loaded at run time's Bloom filter */
+    uintptr_t lo, hi; /* the addresses its segments span */
     bool usable;
     bool initial;   /* loaded with the program: global, and never unloaded */
     bool global;    /* seen answering for RTLD_DEFAULT */
     bool local;     /* seen not answering for it, during this load */
+    bool gone;      /* unloaded since the list was read, during this load */
     void *pin;      /* a reference held while a load looks into it */
     void *handle;   /* of an initial object, once a module needs it: kept */
     size_t nhashed; /* its GNU hash chains' length, once counted (+ 1) */
@@ -47,7 +53,7 @@ struct filter {
     struct view *view;
 };
 static struct filter *filters;
-static size_t nfilters;
+static size_t nfilters, runtime_filters; /* those of objects loaded at run time */
 static bool initial_all_usable; /* the global search covers every initial object */
 static unsigned long long seen_adds, seen_subs;
 static unsigned long generation; /* times the views were read anew */
@@ -80,8 +86,19 @@ static int find_phdrs(struct dl_phdr_info *info, size_t size, void *data)
     (void)size;
     for (size_t i = q->next; i < q->end; i++)
         if (views[i].addr == info->dlpi_addr && !views[i].mod.phdr) {
-            views[i].mod.phdr = (Elf64_Phdr *)info->dlpi_phdr;
-            views[i].mod.phnum = info->dlpi_phnum;
+            struct view *v = &views[i];
+            v->mod.phdr = (Elf64_Phdr *)info->dlpi_phdr;
+            v->mod.phnum = info->dlpi_phnum;
+            v->lo = UINTPTR_MAX;
+            for (size_t k = 0; k < v->mod.phnum; k++) {
+                const Elf64_Phdr *p = &v->mod.phdr[k];
+                if (p->p_type != PT_LOAD)
+                    continue;
+                if (v->addr + p->p_vaddr < v->lo)
+                    v->lo = v->addr + p->p_vaddr;
+                if (v->addr + p->p_vaddr + p->p_memsz > v->hi)
+                    v->hi = v->addr + p->p_vaddr + p->p_memsz;
+            }
             if (i == q->next)
                 q->next++;
             break;
@@ -141,7 +158,8 @@ static bool fill_view(struct view *v)
     if (!m->strtab || !m->symtab || (!m->gnu_buckets && !m->sysv_buckets) ||
         (m->gnu_buckets && !m->gnu_nbuckets) || (!m->gnu_buckets && !m->sysv_nbuckets))
         return false;
-    v->soname = has_soname ? m->strtab + soname : NULL;
+    if (has_soname && !(v->soname = strdup(m->strtab + soname)))
+        return false;
     if (m->nneeded && (m->needed = calloc(m->nneeded, sizeof *m->needed))) {
         size_t n = 0;
         for (const ElfW(Dyn) *d = map->l_ld; d->d_tag != DT_NULL; d++)
@@ -151,6 +169,28 @@ static bool fill_view(struct view *v)
         m->nneeded = 0;
     }
     return true;
+}
+
+/* A copy of the Bloom filter of V's object, if it was loaded at run
+ * time; false without memory for it. */
+static bool copy_bloom(struct view *v)
+{
+    if (v->initial || v->bloom || !v->mod.gnu_buckets)
+        return true;
+    size_t bytes = (size_t)v->mod.gnu_bloom_size * sizeof *v->bloom;
+    if (!(v->bloom = malloc(bytes)))
+        return false;
+    memcpy(v->bloom, v->mod.gnu_bloom, bytes);
+    return true;
+}
+
+/* The Bloom filter test of the GNU hash H against V's object, on ldr's
+ * copy of the filter where there is one. */
+static bool view_may_define(const struct view *v, uint32_t h)
+{
+    const struct module *m = &v->mod;
+    return !m->gnu_buckets ||
+           bloom_passes(v->bloom ? v->bloom : m->gnu_bloom, m->gnu_bloom_size - 1, m->gnu_bloom_shift, h);
 }
 
 /* V's versions, indexed as its versym is: definitions, and the
@@ -192,10 +232,34 @@ static bool read_versions(struct view *v)
     return true;
 }
 
+/* Whether V's object may be read for the rest of the load: one the
+ * program came with always; one loaded at run time once a reference of
+ * ldr's own holds it, taken when a search first gets past its Bloom
+ * filter (ldr's copy) and checked to be the object the list showed. Most
+ * objects never answer a load: a reference on each, taken with a dlopen
+ * whose search by name is linear, cost a host with hundreds of libraries
+ * milliseconds a load. */
+static bool readable(struct view *v)
+{
+    if (v->initial || v->pin)
+        return true;
+    if (v->gone || !v->name[0])
+        return false;
+    void *h = dlopen(v->name, RTLD_LAZY | RTLD_NOLOAD);
+    if (h == (void *)v->map && v->map->l_addr == v->addr && v->map->l_ld == v->ld) {
+        v->pin = h;
+        return true;
+    }
+    if (h)
+        dlclose(h);
+    v->gone = true;
+    return false;
+}
+
 /* The view's module, ready for a search of its symbols. */
 static struct module *searchable(struct view *v)
 {
-    return read_versions(v) ? &v->mod : NULL;
+    return readable(v) && read_versions(v) ? &v->mod : NULL;
 }
 
 static struct view *view_of_module(const struct module *m)
@@ -207,19 +271,23 @@ static void forget_view(struct view *v)
 {
     free(v->mod.versions);
     free(v->mod.needed);
+    free(v->name);
+    free(v->soname);
+    free(v->bloom);
 }
 
 static bool names(const struct view *v, const char *name)
 {
-    const char *slash = strrchr(v->map->l_name, '/');
-    return (v->soname && strcmp(v->soname, name) == 0) ||
-           strcmp(slash ? slash + 1 : v->map->l_name, name) == 0;
+    if (!v->name)
+        return false;
+    const char *slash = strrchr(v->name, '/');
+    return (v->soname && strcmp(v->soname, name) == 0) || strcmp(slash ? slash + 1 : v->name, name) == 0;
 }
 
 /* A reference of its own on the object of view V. */
 static void *hold(const struct view *v)
 {
-    return dlopen(v->map->l_name, RTLD_LAZY | RTLD_NOLOAD);
+    return dlopen(v->name, RTLD_LAZY | RTLD_NOLOAD);
 }
 
 /* The program and what it needs, transitively: the objects loaded before
@@ -250,7 +318,7 @@ static void mark_initial(void)
     for (size_t i = 0; i < nviews; i++) {
         if (views[i].map->l_addr == vdso)
             views[i].usable = false;
-        else if (!views[i].map->l_name[0] || strstr(views[i].map->l_name, "ld-linux"))
+        else if (views[i].name && (!views[i].name[0] || strstr(views[i].name, "ld-linux")))
             views[i].initial = true;
         if (views[i].initial && !views[i].usable && views[i].map->l_addr != vdso)
             initial_all_usable = false;
@@ -283,14 +351,17 @@ static void refresh_views(void)
             old[k] = old[--nold];
             continue;
         }
-        *v = (struct view){.map = l, .addr = l->l_addr, .ld = l->l_ld};
-        v->usable = l->l_ld && fill_view(v);
+        *v = (struct view){.map = l, .addr = l->l_addr, .ld = l->l_ld, .name = strdup(l->l_name)};
+        v->usable = l->l_ld && v->name && fill_view(v);
     }
     for (size_t k = 0; k < nold; k++)
         forget_view(&old[k]);
     free(old);
     fill_phdrs(0);
     mark_initial();
+    for (size_t i = 0; i < nviews; i++)
+        if (views[i].usable && !copy_bloom(&views[i]))
+            views[i].usable = false;
 }
 
 static int count_objects(struct dl_phdr_info *info, size_t size, void *data)
@@ -304,9 +375,9 @@ static int count_objects(struct dl_phdr_info *info, size_t size, void *data)
 
 /* Before a load looks up the host's symbols: the list of the system
  * loader's objects, in its search order, rebuilt when objects came or went
- * since last time; objects the host loaded at run time are pinned for the
- * length of the load, so that a host thread's dlclose cannot pull one away
- * while ldr reads its tables. */
+ * since last time. An object the host loaded at run time is held for the
+ * rest of the load once ldr reads its tables (readable), so that a host
+ * thread's dlclose cannot pull it away meanwhile. */
 static void update_views(void)
 {
     unsigned long long c[2] = {0, 0};
@@ -326,16 +397,17 @@ void host_begin(void)
     struct filter *nf = realloc(filters, (nviews ? nviews : 1) * sizeof *nf);
     if (nf)
         filters = nf;
-    nfilters = 0;
+    nfilters = runtime_filters = 0;
     for (size_t i = 0; i < nviews; i++) {
         struct view *v = &views[i];
         v->local = false; /* the host may have made it global since */
-        if (!v->initial && v->usable && v->map->l_name[0])
-            v->pin = hold(v);
-        if (v->usable && nf)
+        v->gone = false;
+        if (v->usable && nf) {
             filters[nfilters++] = (struct filter){
-                .bloom = v->mod.gnu_buckets ? v->mod.gnu_bloom : NULL,
+                .bloom = v->bloom ? v->bloom : v->mod.gnu_buckets ? v->mod.gnu_bloom : NULL,
                 .mask = v->mod.gnu_bloom_size - 1, .shift = v->mod.gnu_bloom_shift, .view = v};
+            runtime_filters += !v->initial;
+        }
     }
     active = true;
 }
@@ -350,15 +422,12 @@ void host_end(void)
         }
 }
 
+/* From the span its segments cover, as ldr recorded it: an object's own
+ * program headers go with it. An address in a gap between an object's
+ * segments is no other object's. */
 static bool view_holds(const struct view *v, uintptr_t addr)
 {
-    const struct module *m = &v->mod;
-    for (size_t i = 0; i < m->phnum; i++) {
-        const Elf64_Phdr *p = &m->phdr[i];
-        if (p->p_type == PT_LOAD && addr - (m->base + p->p_vaddr) < p->p_memsz)
-            return true;
-    }
-    return false;
+    return addr >= v->lo && addr < v->hi;
 }
 
 /* The host object holding ADDR. During a load the views answer (dladdr
@@ -391,8 +460,8 @@ static struct module *view_at(const void *addr)
         return NULL;
     views = nv;
     struct view *v = &views[nviews++];
-    *v = (struct view){.map = map, .addr = map->l_addr, .ld = map->l_ld};
-    v->usable = fill_view(v);
+    *v = (struct view){.map = map, .addr = map->l_addr, .ld = map->l_ld, .name = strdup(map->l_name)};
+    v->usable = v->name && fill_view(v) && copy_bloom(v);
     fill_phdrs(nviews - 1);
     return v->usable ? searchable(v) : NULL;
 }
@@ -405,11 +474,13 @@ static void *system_answer(void *handle, const struct symref *ref)
     return ref->version ? dlvsym(handle, ref->name, ref->version) : dlsym(handle, ref->name);
 }
 
-/* One Bloom filter for every name any of the host's objects defines, asked
- * before the objects' own filters one by one for a library's references
- * to its own definitions (its exported functions' PLT entries: SQLite has
- * 1300), which search the whole global scope to find nothing there, as a
- * rule (its imports, found there, are not asked).
+/* One Bloom filter for every name any of the objects the program came with
+ * defines, asked before the objects' own filters one by one for a
+ * library's references to its own definitions (its exported functions'
+ * PLT entries: SQLite has 1300), which search the whole global scope to
+ * find nothing there, as a rule (its imports, found there, are not
+ * asked). Objects loaded at run time are not in it: reading their chains
+ * would need a reference on each.
  * Made from the hashes the objects' GNU hash chains keep, without their
  * lowest bit, which a chain uses as a mark; made by the first load whose
  * such searches found nothing 256 times (it costs a pass over every host
@@ -450,6 +521,8 @@ static size_t host_names(void)
     size_t total = 0;
     for (size_t i = 0; i < nfilters; i++) {
         struct view *v = filters[i].view;
+        if (!v->initial)
+            continue;
         if (!filters[i].bloom)
             return 0;
         if (!v->nhashed)
@@ -474,6 +547,8 @@ static bool make_all_filter(size_t total)
     all_words = words;
     memset(all_bloom, 0, words * sizeof *all_bloom);
     for (size_t i = 0; i < nfilters; i++) {
+        if (!filters[i].view->initial)
+            continue;
         const struct module *m = &filters[i].view->mod;
         size_t n = filters[i].view->nhashed - 1;
         for (size_t k = 0; k < n; k++)
@@ -482,8 +557,8 @@ static bool make_all_filter(size_t total)
     return true;
 }
 
-/* Whether one of the host's objects may define a name whose GNU hash is
- * H (its lowest bit aside); during a load. */
+/* Whether one of the objects the program came with may define a name
+ * whose GNU hash is H (its lowest bit aside); during a load. */
 static bool host_may_define(uint32_t h)
 {
     if (all_generation != generation + 1) {
@@ -508,15 +583,17 @@ static bool host_may_define(uint32_t h)
 static void *find_global(struct symref *ref)
 {
     uint32_t h = ref->gnu_hash;
-    if (ref->defined_here && !host_may_define(h))
+    /* The objects the program came with ruled out in one test; those
+     * loaded at run time are still asked one by one. */
+    bool initial_out = ref->defined_here && !host_may_define(h);
+    if (initial_out && !runtime_filters)
         return NULL;
     for (size_t i = 0; i < nfilters; i++) {
         const struct filter *f = &filters[i];
-        if (f->bloom) {
-            uint64_t word = f->bloom[(h / 64) & f->mask];
-            if (!((word >> (h % 64)) & (word >> ((h >> f->shift) % 64)) & 1))
-                continue;
-        }
+        if (initial_out && f->view->initial)
+            continue;
+        if (f->bloom && !bloom_passes(f->bloom, f->mask, f->shift, h))
+            continue;
         struct view *v = f->view;
         if (v->local || !searchable(v))
             continue;
@@ -585,9 +662,7 @@ const struct module *host_view_named(const char *name, bool *covered)
  * them chose, perhaps another library's copy). */
 void *host_view_find(const struct module *view, struct symref *ref)
 {
-    if (view->gnu_buckets && !gnu_bloom_passes(view, ref->gnu_hash))
-        return NULL;
-    if (!searchable(view_of_module(view)))
+    if (!view_may_define(view_of_module(view), ref->gnu_hash) || !searchable(view_of_module(view)))
         return NULL;
     const Elf64_Sym *sym = find_in_module(view, ref);
     if (!sym)

@@ -229,11 +229,15 @@ const Elf64_Sym *find_sysv(const struct module *m, struct symref *ref);
 
 /* The GNU hash table's Bloom filter: most searches of most objects end
  * here, so it is inline in every caller. */
+static inline bool bloom_passes(const uint64_t *bloom, uint32_t mask, uint32_t shift, uint32_t h)
+{
+    uint64_t word = bloom[(h / 64) & mask];
+    return (word >> (h % 64)) & (word >> ((h >> shift) % 64)) & 1;
+}
+
 static inline bool gnu_bloom_passes(const struct module *m, uint32_t h)
 {
-    uint64_t word = m->gnu_bloom[(h / 64) & (m->gnu_bloom_size - 1)];
-    uint64_t mask = ((uint64_t)1 << (h % 64)) | ((uint64_t)1 << ((h >> m->gnu_bloom_shift) % 64));
-    return (word & mask) == mask;
+    return bloom_passes(m->gnu_bloom, m->gnu_bloom_size - 1, m->gnu_bloom_shift, h);
 }
 
 static inline const Elf64_Sym *find_in_module(const struct module *m, struct symref *ref)

@@ -216,6 +216,33 @@ START_TEST(test_host_dep_same_file)
 }
 END_TEST
 
+/* Objects the host loaded at run time answer a module's imports as they
+ * answer dlsym(RTLD_DEFAULT): librtglobal.so, loaded RTLD_GLOBAL, does;
+ * librtlocal.so, loaded RTLD_LOCAL and first in the list, defines the
+ * same name and does not. Without the global one, the import is refused,
+ * as the system loader refuses it. */
+START_TEST(test_runtime_global_and_local)
+{
+    void *local = dlopen(fixture("librtlocal.so"), RTLD_NOW | RTLD_LOCAL);
+    ck_assert_msg(local != NULL, "%s", dlerror());
+    ck_assert_ptr_null(dlopen(fixture("librtuser.so"), RTLD_NOW | RTLD_LOCAL));
+    ck_assert_ptr_null(ldr_open(fixture("librtuser.so"), 0));
+    ck_assert_ptr_nonnull(strstr(ldr_error(), "rt_value"));
+    void *global = dlopen(fixture("librtglobal.so"), RTLD_NOW | RTLD_GLOBAL);
+    ck_assert_msg(global != NULL, "%s", dlerror());
+    void *h = dlopen(fixture("librtuser.so"), RTLD_NOW | RTLD_LOCAL);
+    ck_assert_msg(h != NULL, "%s", dlerror());
+    int want = ((intfn *)dlsym(h, "rtuser_value"))();
+    ck_assert_int_eq(want, 2);
+    ldr_module *m = open_ok(fixture("librtuser.so"), 0);
+    ck_assert_int_eq(((intfn *)sym_ok(m, "rtuser_value"))(), want);
+    close_ok(m);
+    dlclose(h);
+    dlclose(global);
+    dlclose(local);
+}
+END_TEST
+
 /* libcyca.so needs libcycb.so needs libcyca.so. */
 START_TEST(test_cycle)
 {
@@ -586,6 +613,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, test_host_dep_reused);
     tcase_add_test(tc, test_runtime_host_dep_held);
     tcase_add_test(tc, test_host_dep_same_file);
+    tcase_add_test(tc, test_runtime_global_and_local);
     tcase_add_test(tc, test_sym_in_host_dep);
     tcase_add_test(tc, test_cycle);
     suite_add_tcase(s, tc);

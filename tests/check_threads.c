@@ -1,5 +1,6 @@
 /* Concurrent use: threads opening, using and closing modules at once, and
  * ldr_error() being per thread. */
+#include <dlfcn.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -106,6 +107,47 @@ START_TEST(test_error_per_thread)
 }
 END_TEST
 
+/* A host thread loads and unloads a library, RTLD_GLOBAL, over and over,
+ * while loads by ldr look into the host's objects: a load reads an object
+ * loaded at run time only once it holds it, so that the unloading cannot
+ * take the tables from under it. librtuser.so imports rt_value, which only
+ * that library defines: each load either binds it (2) or fails naming it. */
+static volatile int churning;
+
+static void *churn(void *arg)
+{
+    const char *path = arg;
+    while (churning) {
+        void *h = dlopen(path, RTLD_NOW | RTLD_GLOBAL);
+        if (h)
+            dlclose(h);
+    }
+    return NULL;
+}
+
+START_TEST(test_host_unloads_during_loads)
+{
+    pthread_t t;
+    churning = 1;
+    ck_assert_int_eq(pthread_create(&t, NULL, churn, (void *)fixture("librtglobal.so")), 0);
+    int bound = 0, refused = 0;
+    for (int r = 0; r < ROUNDS; r++) {
+        ldr_module *m = ldr_open(fixture("librtuser.so"), LDR_NOINIT);
+        if (!m) {
+            const char *e = ldr_error();
+            ck_assert_msg(e && strstr(e, "rt_value"), "%s", e ? e : "(no message)");
+            refused++;
+            continue;
+        }
+        bound++;
+        ck_assert_int_eq(ldr_close(m), 0);
+    }
+    churning = 0;
+    ck_assert_int_eq(pthread_join(t, NULL), 0);
+    ck_assert_int_eq(bound + refused, ROUNDS);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("threads");
@@ -113,6 +155,7 @@ int main(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_concurrent_open_close);
     tcase_add_test(tc, test_error_per_thread);
+    tcase_add_test(tc, test_host_unloads_during_loads);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }

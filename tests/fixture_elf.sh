@@ -73,6 +73,8 @@ lacks libnosoname.so -d '\(SONAME\)'
 # Its own definitions, referenced, in a GNU hash table of several buckets.
 has libinterpose.so -I "gnu\.hash' bucket list length \(total of ([2-9]|[1-9][0-9]+) buckets"
 atleast libinterpose.so 64 64
+has librtuser.so --dyn-syms 'GLOBAL +DEFAULT +UND rt_value$'
+lacks librtuser.so -d '\(NEEDED\).*librt'
 has libnosoname_user.so -d 'NEEDED.*\[libnosoname\.so\]'
 
 has liborigin_runpath.so -d '\(RUNPATH\).*\[\$ORIGIN/sub\]'
