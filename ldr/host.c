@@ -171,11 +171,22 @@ static bool fill_view(struct view *v)
     return true;
 }
 
-/* A copy of the Bloom filter of V's object, if it was loaded at run
- * time; false without memory for it. */
+/* Whether one of ldr's modules holds a reference on MAP's object, as a
+ * dependency it needs: the object then stays while the load reads it. */
+static bool held_by_modules(const struct link_map *map)
+{
+    for (const struct module *m = first_module(); m; m = m->next)
+        for (size_t i = 0; i < m->ndeps; i++)
+            if (m->deps[i].counted && m->deps[i].host == (void *)map)
+                return true;
+    return false;
+}
+
+/* A copy of the Bloom filter of V's object, if it was loaded at run time
+ * and nothing of ldr's holds it; false without memory for it. */
 static bool copy_bloom(struct view *v)
 {
-    if (v->initial || v->bloom || !v->mod.gnu_buckets)
+    if (v->initial || v->bloom || !v->mod.gnu_buckets || held_by_modules(v->map))
         return true;
     size_t bytes = (size_t)v->mod.gnu_bloom_size * sizeof *v->bloom;
     if (!(v->bloom = malloc(bytes)))
@@ -359,9 +370,6 @@ static void refresh_views(void)
     free(old);
     fill_phdrs(0);
     mark_initial();
-    for (size_t i = 0; i < nviews; i++)
-        if (views[i].usable && !copy_bloom(&views[i]))
-            views[i].usable = false;
 }
 
 static int count_objects(struct dl_phdr_info *info, size_t size, void *data)
@@ -402,6 +410,8 @@ void host_begin(void)
         struct view *v = &views[i];
         v->local = false; /* the host may have made it global since */
         v->gone = false;
+        if (v->usable && !copy_bloom(v))
+            v->usable = false;
         if (v->usable && nf) {
             filters[nfilters++] = (struct filter){
                 .bloom = v->bloom ? v->bloom : v->mod.gnu_buckets ? v->mod.gnu_bloom : NULL,
@@ -461,7 +471,7 @@ static struct module *view_at(const void *addr)
     views = nv;
     struct view *v = &views[nviews++];
     *v = (struct view){.map = map, .addr = map->l_addr, .ld = map->l_ld, .name = strdup(map->l_name)};
-    v->usable = v->name && fill_view(v) && copy_bloom(v);
+    v->usable = v->name && fill_view(v);
     fill_phdrs(nviews - 1);
     return v->usable ? searchable(v) : NULL;
 }
