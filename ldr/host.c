@@ -372,12 +372,23 @@ static void refresh_views(void)
     mark_initial();
 }
 
-static int count_objects(struct dl_phdr_info *info, size_t size, void *data)
+/* Called back by dl_iterate_phdr, which holds the system loader's lock on
+ * its list meanwhile: no object can come or go (glibc unmaps one under
+ * that lock too), so every listed object may be read. Nothing here may
+ * call dlopen, dlclose or dlsym. */
+static int update_locked(struct dl_phdr_info *info, size_t size, void *data)
 {
-    unsigned long long *c = data;
     (void)size;
-    c[0] = info->dlpi_adds;
-    c[1] = info->dlpi_subs;
+    (void)data;
+    if (!views || info->dlpi_adds != seen_adds || info->dlpi_subs != seen_subs) {
+        refresh_views();
+        seen_adds = info->dlpi_adds;
+        seen_subs = info->dlpi_subs;
+        generation++;
+    }
+    for (size_t i = 0; i < nviews; i++)
+        if (views[i].usable && !copy_bloom(&views[i]))
+            views[i].usable = false;
     return 1;
 }
 
@@ -388,14 +399,7 @@ static int count_objects(struct dl_phdr_info *info, size_t size, void *data)
  * thread's dlclose cannot pull it away meanwhile. */
 static void update_views(void)
 {
-    unsigned long long c[2] = {0, 0};
-    dl_iterate_phdr(count_objects, c);
-    if (!views || c[0] != seen_adds || c[1] != seen_subs) {
-        refresh_views();
-        seen_adds = c[0];
-        seen_subs = c[1];
-        generation++;
-    }
+    dl_iterate_phdr(update_locked, NULL);
 }
 
 void host_begin(void)
@@ -410,8 +414,6 @@ void host_begin(void)
         struct view *v = &views[i];
         v->local = false; /* the host may have made it global since */
         v->gone = false;
-        if (v->usable && !copy_bloom(v))
-            v->usable = false;
         if (v->usable && nf) {
             filters[nfilters++] = (struct filter){
                 .bloom = v->bloom ? v->bloom : v->mod.gnu_buckets ? v->mod.gnu_bloom : NULL,
@@ -672,14 +674,15 @@ const struct module *host_view_named(const char *name, bool *covered)
  * them chose, perhaps another library's copy). */
 void *host_view_find(const struct module *view, struct symref *ref)
 {
-    if (!view_may_define(view_of_module(view), ref->gnu_hash) || !searchable(view_of_module(view)))
+    struct view *v = view_of_module(view);
+    if (!view_may_define(v, ref->gnu_hash) || !searchable(v))
         return NULL;
     const Elf64_Sym *sym = find_in_module(view, ref);
     if (!sym)
         return NULL;
     if (ELF64_ST_TYPE(sym->st_info) != STT_TLS && ELF64_ST_BIND(sym->st_info) != STB_GNU_UNIQUE)
         return symbol_address(view, sym);
-    void *h = dlopen(view->path, RTLD_LAZY | RTLD_NOLOAD);
+    void *h = hold(v);
     void *addr = h ? system_answer(h, ref) : NULL;
     if (h)
         dlclose(h);
