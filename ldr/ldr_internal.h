@@ -196,6 +196,7 @@ int map_image(struct module *m, const struct elf_file *f);
 void *image_ptr(const struct module *m, uintptr_t vaddr, size_t len);
 const Elf64_Phdr *writable_segment(const struct module *m, uintptr_t vaddr, size_t len);
 bool executable_at(const struct module *m, uintptr_t vaddr);
+bool relro_fits(const struct module *m);
 int protect_relro(struct module *m);
 void unmap_image(struct module *m);
 

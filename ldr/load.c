@@ -124,9 +124,8 @@ int load_elf(struct elf_file *f, int flags, struct module **out)
     close_elf(f);
     if (r == 0) {
         m->dynamic = (const Elf64_Dyn *)(m->base + (uintptr_t)m->dynamic);
-        if (m->relro_end > m->relro_start &&
-            !image_ptr(m, m->relro_start, m->relro_end - m->relro_start))
-            r = fail(m->path, "RELRO segment lies outside the image");
+        if (m->relro_end > m->relro_start && !relro_fits(m))
+            r = fail(m->path, "RELRO segment lies outside the loaded segment it begins in");
         else
             r = parse_dynamic(m, dyn, ndyn);
     }

@@ -221,6 +221,15 @@ bool executable_at(const struct module *m, uintptr_t vaddr)
     return p && (p->p_flags & PF_X);
 }
 
+/* Whether the pages protect_relro makes read-only all belong to the
+ * loaded segment where RELRO begins. lld ends RELRO on the page boundary
+ * past that segment's end: its last page covers the rest. */
+bool relro_fits(const struct module *m)
+{
+    const Elf64_Phdr *p = segment_at(m, m->relro_start, 1);
+    return p && PAGE_DOWN(m->relro_end) <= PAGE_UP(p->p_vaddr + p->p_memsz);
+}
+
 int protect_relro(struct module *m)
 {
     if (m->relro_end <= m->relro_start)

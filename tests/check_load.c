@@ -365,7 +365,7 @@ static void image_maps(uintptr_t base, size_t size, char *out, size_t cap)
 START_TEST(test_maps_like_system_loader)
 {
     const char *paths[] = {fixture("libreloc.so"), fixture("libgap.so"), fixture("libsparse.so"),
-                           "/usr/lib/x86_64-linux-gnu/libsqlite3.so.0"};
+                           fixture("liblld.so"), "/usr/lib/x86_64-linux-gnu/libsqlite3.so.0"};
     for (size_t k = 0; k < sizeof paths / sizeof paths[0]; k++) {
         ldr_module *m = open_ok(paths[k], LDR_NOINIT);
         struct ldr_info i = info_ok(m);
@@ -381,6 +381,20 @@ START_TEST(test_maps_like_system_loader)
         dlclose(h);
         close_ok(m);
     }
+}
+END_TEST
+
+/* lld ends PT_GNU_RELRO on the page boundary past the end of the segment
+ * that holds it: the file loads, as under the system loader, and its
+ * relocated table is read-only afterwards. */
+START_TEST(test_relro_to_page_end)
+{
+    ldr_module *m = open_ok(fixture("liblld.so"), 0);
+    ck_assert_int_eq(((intfn *)sym_ok(m, "lld_sum"))(), 3);
+    char perms[8];
+    page_perms((uintptr_t)sym_ok(m, "lld_table"), perms);
+    ck_assert_str_eq(perms, "r--p");
+    close_ok(m);
 }
 END_TEST
 
@@ -633,6 +647,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, test_copies_only_relocated_pages);
     tcase_add_test(tc, test_gap_gives_no_access);
     tcase_add_test(tc, test_maps_like_system_loader);
+    tcase_add_test(tc, test_relro_to_page_end);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("addr");

@@ -74,6 +74,15 @@ lacks libnosoname.so -d '\(SONAME\)'
 has libinterpose.so -I "gnu\.hash' bucket list length \(total of ([2-9]|[1-9][0-9]+) buckets"
 atleast libinterpose.so 64 64
 has librtuser.so --dyn-syms 'GLOBAL +DEFAULT +UND rt_value$'
+
+# lld's layout: PT_GNU_RELRO runs past the end of the segment it begins in.
+set -- $(readelf -lW "$B/liblld.so" | awk '$1 == "GNU_RELRO" { print $3, $6 }')
+relro_start=$(($1)) relro_end=$(($1 + $2)) past=0
+for seg in $(readelf -lW "$B/liblld.so" | awk '$1 == "LOAD" { print $3 ":" $6 }'); do
+    lo=$((${seg%:*})) hi=$((${seg%:*} + ${seg#*:}))
+    [ "$relro_start" -ge "$lo" ] && [ "$relro_start" -lt "$hi" ] && [ "$relro_end" -gt "$hi" ] && past=1
+done
+[ "$past" = 1 ] || bad "liblld.so: GNU_RELRO ends inside the segment it begins in"
 lacks librtuser.so -d '\(NEEDED\).*librt'
 has libnosoname_user.so -d 'NEEDED.*\[libnosoname\.so\]'
 

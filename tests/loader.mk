@@ -21,7 +21,7 @@ LOADER_FIXTURES = \
 	$(LF)/add-dyntag $(LF)/libsymtag.so \
 	$(LF)/libinit.so $(LF)/libinitdep.so $(LF)/libinitmain.so \
 	$(LF)/libnosoname.so $(LF)/libnosoname_user.so $(LF)/libinterpose.so \
-	$(LF)/librtlocal.so $(LF)/librtglobal.so $(LF)/librtuser.so \
+	$(LF)/librtlocal.so $(LF)/librtglobal.so $(LF)/librtuser.so $(LF)/liblld.so \
 	$(LF)/sub/liborigindep.so $(LF)/liborigin_runpath.so $(LF)/liborigin_rpath.so \
 	$(LF)/libcallback.so $(LF)/libzuse.so \
 	$(LF)/stub/libcyca.so $(LF)/libcycb.so $(LF)/libcyca.so \
@@ -138,6 +138,10 @@ $(LF)/libnosoname_user.so: $(LF_SRC)/initmain.c $(LF_SRC)/host.h $(LF)/libnosona
 	$(LF_MK)
 	$(AM_V_GEN)$(LF_CC) -Wl,-rpath,'$$ORIGIN' -o $@ $(LF_SRC)/initmain.c -L$(LF) -lnosoname
 
+$(LF)/liblld.so: $(LF_SRC)/lld.c
+	$(LF_MK)
+	$(AM_V_GEN)$(LF_CC) -fuse-ld=lld -Wl,-z,relro,-z,now -o $@ $(LF_SRC)/lld.c
+
 $(LF)/librtlocal.so: $(LF_SRC)/rtdef.c
 	$(LF_MK)
 	$(AM_V_GEN)$(LF_CC) -DRT_VALUE=1 -Wl,-soname,librtlocal.so -o $@ $(LF_SRC)/rtdef.c
@@ -253,7 +257,7 @@ EXTRA_DIST += tests/fixture_elf.sh tests/elf_checks.sh tests/ldrun.sh \
 	tests/fixtures/ifunc_local.c tests/fixtures/ifunc_user.c \
 	tests/fixtures/init.c tests/fixtures/initdep.c tests/fixtures/initmain.c \
 	tests/fixtures/interpose.c tests/fixtures/interpose.h \
-	tests/fixtures/rtdef.c tests/fixtures/rtuser.c \
+	tests/fixtures/rtdef.c tests/fixtures/rtuser.c tests/fixtures/lld.c \
 	tests/fixtures/ldrun.c tests/fixtures/missing_link.c \
 	tests/fixtures/missing_link.map tests/fixtures/missing_run.c \
 	tests/fixtures/missing_run.map tests/fixtures/origin.c \

@@ -232,6 +232,9 @@ static void init_outside(struct image *im)
 }
 
 static void wx(struct image *im) { last_load(im)->p_flags |= PF_W | PF_X; }
+/* Read-only past its segment by more than that segment's last page (lld
+ * ends RELRO on that page's boundary, which is allowed). */
+static void relro_past(struct image *im) { nth_phdr(im, PT_GNU_RELRO, 0)->p_memsz += 0x10000; }
 static void xstack(struct image *im) { nth_phdr(im, PT_GNU_STACK, 0)->p_flags |= PF_X; }
 
 /* What a linker writes for text relocations: DT_TEXTREL (here in place of
@@ -282,6 +285,7 @@ static const struct mcase cases[] = {
     { "phoff_past_end",  FROM_GOOD, phoff_past_end,  "truncated" },
     { "init_outside",    FROM_GOOD, init_outside,    "outside" },
     { "wx",              FROM_GOOD, wx,              "writable and executable" },
+    { "relro_past",      FROM_GOOD, relro_past,      "RELRO" },
     { "xstack",          FROM_GOOD, xstack,          "stack" },
     { "textrel",         FROM_GOOD, textrel,         "text relocation" },
 };
