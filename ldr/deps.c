@@ -352,4 +352,28 @@ void release_deps(struct module *m)
     free(m->deps);
     m->deps = NULL;
     m->ndeps = 0;
+    for (size_t i = 0; i < m->nbound; i++)
+        dlclose(m->bound[i]);
+    free(m->bound);
+    m->bound = NULL;
+    m->nbound = 0;
+}
+
+/* HANDLE, a reference on a host object loaded at run time that one of M's
+ * bindings points into, kept until M goes (once per object). */
+int hold_bound_object(struct module *m, void *handle)
+{
+    for (size_t i = 0; i < m->nbound; i++)
+        if (m->bound[i] == handle) {
+            dlclose(handle);
+            return 0;
+        }
+    void **b = realloc(m->bound, (m->nbound + 1) * sizeof *b);
+    if (!b) {
+        dlclose(handle);
+        return fail(m->path, "out of memory");
+    }
+    m->bound = b;
+    m->bound[m->nbound++] = handle;
+    return 0;
 }

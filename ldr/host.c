@@ -592,6 +592,22 @@ static bool host_may_define(uint32_t h)
  * at run time, perhaps RTLD_LOCAL) counts only once the system loader's
  * own answer comes from it; one that did not answer is not asked again
  * during the load (a failing dlsym formats an error message). */
+/* The handle dlopen(NULL) gives: dlsym on it searches the global scope,
+ * as RTLD_DEFAULT does, but records no dependency of the caller on what it
+ * finds. Through RTLD_DEFAULT the caller is libldr, which is never
+ * unloaded, and glibc then makes the object found NODELETE: the host
+ * could never unload its own library again. */
+static void *global_scope(void)
+{
+    static void *self;
+    if (!self)
+        self = dlopen(NULL, RTLD_LAZY);
+    return self;
+}
+
+/* The object loaded at run time whose definition find_global last gave. */
+static struct view *answered;
+
 static void *find_global(struct symref *ref)
 {
     uint32_t h = ref->gnu_hash;
@@ -612,14 +628,19 @@ static void *find_global(struct symref *ref)
         const Elf64_Sym *sym = f->bloom ? find_gnu_chain(&v->mod, ref) : find_in_module(&v->mod, ref);
         if (!sym)
             continue;
+        void *scope = global_scope();
+        if (!scope)
+            return NULL;
+        answered = v->initial ? NULL : v;
         if (ELF64_ST_TYPE(sym->st_info) == STT_TLS)
-            return system_answer(RTLD_DEFAULT, ref);
+            return system_answer(scope, ref);
         if (!v->initial && !v->global) {
-            void *theirs = dlsym(RTLD_DEFAULT, ref->name);
+            void *theirs = dlsym(scope, ref->name);
             if (!theirs && ref->version)
-                theirs = dlvsym(RTLD_DEFAULT, ref->name, ref->version);
+                theirs = dlvsym(scope, ref->name, ref->version);
             if (!theirs || object_of(theirs) != v->map) {
                 v->local = true;
+                answered = NULL;
                 continue;
             }
             v->global = true;
@@ -699,6 +720,7 @@ void *host_view_find(const struct module *view, struct symref *ref)
  * handle) dlsym finds the object and ldr picks the version in it. */
 void *host_find(void *handle, struct symref *ref)
 {
+    answered = NULL;
     if (handle == RTLD_DEFAULT && active && !ref->newest)
         return find_global(ref);
     void *first = dlsym(handle, ref->name);
@@ -773,6 +795,22 @@ void *host_object_file(dev_t dev, ino_t ino)
             return hold(v);
     }
     return NULL;
+}
+
+/* After host_find(RTLD_DEFAULT) gave M a definition in an object the host
+ * loaded at run time: M holds that object from now on, as the system
+ * loader holds the objects a module's relocations bind into, so that the
+ * host's dlclose cannot unmap what M's bindings point to. */
+int host_hold_answer(struct module *m)
+{
+    struct view *v = answered;
+    answered = NULL;
+    if (!v)
+        return 0;
+    void *h = hold(v);
+    if (!h)
+        return fail(m->path, "%s, which defines a symbol it binds, was unloaded meanwhile", v->name);
+    return hold_bound_object(m, h);
 }
 
 /* Changes whenever the system loader's list of objects has changed since

@@ -118,6 +118,10 @@ struct module {
     /* its place among the others */
     struct dep *deps;
     size_t ndeps;
+    /* Host objects loaded at run time that its bindings point into, held
+     * as the system loader holds such relocation dependencies. */
+    void **bound;
+    size_t nbound;
     struct module *parent; /* who needed it first: RPATH inheritance */
     struct ldr_module *handle; /* the handle ldr_open gave for it, if any */
     struct file_id file;       /* what was loaded, for ldr_reload */
@@ -267,6 +271,7 @@ void *host_symbol_in(const char *lib, const char *name);
 void *host_startup_object(const char *name);
 void *host_object_named(const char *name);
 void *host_object_file(dev_t dev, ino_t ino);
+int host_hold_answer(struct module *m);
 unsigned long host_generation(void);
 void *host_find(void *handle, struct symref *ref);
 const struct module *host_view_of(void *handle, bool *covered);
@@ -295,6 +300,7 @@ int load_deps(struct load *ld);
 bool is_system_library(const char *name);
 int find_library(struct module *m, const char *name, struct elf_file *f);
 void release_deps(struct module *m);
+int hold_bound_object(struct module *m, void *handle);
 
 /* reloc.c: every dynamic relocation of every module of a load. */
 int relocate(struct load *ld);
@@ -306,7 +312,7 @@ struct binding {
     const Elf64_Sym *sym;         /* the definition in mod */
     const char *where;            /* what traces say */
 };
-int resolve(struct load *ld, const struct module *from, struct symref *ref, const Elf64_Sym *own,
+int resolve(struct load *ld, struct module *from, struct symref *ref, const Elf64_Sym *own,
             struct binding *out);
 int scope_build(struct load *ld);
 void load_release(struct load *ld);

@@ -101,24 +101,25 @@ static bool find_in_scope_entry(const struct scope_entry *e, struct symref *ref,
 
 /* OWN: the definition the reference's own symbol entry is, if it is one.
  * Once the search reaches the referring module, that is what a search of
- * the module finds, unless the file's hash table says otherwise. */
-static bool lookup(struct load *ld, const struct module *from, struct symref *ref, const Elf64_Sym *own,
-                   struct binding *out)
+ * the module finds, unless the file's hash table says otherwise. 1:
+ * found; 0: nothing defines it; -1: an error, which ldr_error() reports. */
+static int lookup(struct load *ld, struct module *from, struct symref *ref, const Elf64_Sym *own,
+                  struct binding *out)
 {
     void *hook = find_hook(ref);
     if (hook) {
         *out = (struct binding){.value = (uintptr_t)hook, .where = "ldr"};
-        return true;
+        return 1;
     }
     if (found_in_host(host_find(RTLD_DEFAULT, ref), out))
-        return true;
+        return host_hold_answer(from) < 0 ? -1 : 1;
     for (size_t i = 0; i < ld->nscope; i++) {
         const struct scope_entry *e = &ld->scope[i];
         bool self = e->mod == from && own && finds_itself(from, own, ref);
         if (self ? found_in_module(from, own, out) : find_in_scope_entry(e, ref, out)) {
             if (out->mod && ELF64_ST_BIND(out->sym->st_info) == STB_GNU_UNIQUE)
                 settle_unique(ld, ref, out);
-            return true;
+            return 1;
         }
     }
     return !(ld->flags & LDR_STRICT) && compat_find(from, ref, out);
@@ -143,14 +144,16 @@ static int settle(struct binding *b)
 /* 0: bound (out filled); 1: bound to an IFUNC not yet callable, try again
  * after the defining module is relocated; -1: nothing defines it; -2: an
  * error, which ldr_error() reports. */
-int resolve(struct load *ld, const struct module *from, struct symref *ref, const Elf64_Sym *own,
+int resolve(struct load *ld, struct module *from, struct symref *ref, const Elf64_Sym *own,
             struct binding *out)
 {
     /* A DT_SYMBOLIC module looks in itself first. */
     const Elf64_Sym *first = NULL;
     if (from->symbolic)
         first = own && finds_itself(from, own, ref) ? own : find_in_module(from, ref);
-    bool found = first ? found_in_module(from, first, out) : lookup(ld, from, ref, own, out);
+    int found = first ? found_in_module(from, first, out) : lookup(ld, from, ref, own, out);
+    if (found < 0)
+        return -2;
     if (!found)
         return -1; /* out->where says why, when ldr knows */
     int r = settle(out);

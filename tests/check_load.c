@@ -220,7 +220,8 @@ END_TEST
  * answer dlsym(RTLD_DEFAULT): librtglobal.so, loaded RTLD_GLOBAL, does;
  * librtlocal.so, loaded RTLD_LOCAL and first in the list, defines the
  * same name and does not. Without the global one, the import is refused,
- * as the system loader refuses it. */
+ * as the system loader refuses it. The host can unload the global one
+ * again once the module that bound to it is closed. */
 START_TEST(test_runtime_global_and_local)
 {
     void *local = dlopen(fixture("librtlocal.so"), RTLD_NOW | RTLD_LOCAL);
@@ -236,9 +237,14 @@ START_TEST(test_runtime_global_and_local)
     ck_assert_int_eq(want, 2);
     ldr_module *m = open_ok(fixture("librtuser.so"), 0);
     ck_assert_int_eq(((intfn *)sym_ok(m, "rtuser_value"))(), want);
-    close_ok(m);
+    /* The module holds what it bound to, as the system loader's module
+     * does, for as long as it lives, and no longer. */
     dlclose(h);
     dlclose(global);
+    ck_assert_int_gt(maps_lines("librtglobal.so"), 0);
+    ck_assert_int_eq(((intfn *)sym_ok(m, "rtuser_value"))(), want);
+    close_ok(m);
+    ck_assert_int_eq(maps_lines("librtglobal.so"), 0);
     dlclose(local);
 }
 END_TEST
