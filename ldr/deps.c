@@ -359,15 +359,20 @@ void release_deps(struct module *m)
     m->nbound = 0;
 }
 
-/* HANDLE, a reference on a host object loaded at run time that one of M's
- * bindings points into, kept until M goes (once per object). */
-int hold_bound_object(struct module *m, void *handle)
+/* Whether M holds HANDLE's object for a binding already: the system
+ * loader's handles are its link_maps. */
+bool holds_bound_object(const struct module *m, const void *handle)
 {
     for (size_t i = 0; i < m->nbound; i++)
-        if (m->bound[i] == handle) {
-            dlclose(handle);
-            return 0;
-        }
+        if (m->bound[i] == handle)
+            return true;
+    return false;
+}
+
+/* HANDLE, a reference on a host object loaded at run time that one of M's
+ * bindings points into, kept until M goes. */
+int hold_bound_object(struct module *m, void *handle)
+{
     void **b = realloc(m->bound, (m->nbound + 1) * sizeof *b);
     if (!b) {
         dlclose(handle);

@@ -243,6 +243,12 @@ static bool read_versions(struct view *v)
     return true;
 }
 
+/* A reference of its own on the object of view V. */
+static void *hold(const struct view *v)
+{
+    return dlopen(v->name, RTLD_LAZY | RTLD_NOLOAD);
+}
+
 /* Whether V's object may be read for the rest of the load: one the
  * program came with always; one loaded at run time once a reference of
  * ldr's own holds it, taken when a search first gets past its Bloom
@@ -256,7 +262,7 @@ static bool readable(struct view *v)
         return true;
     if (v->gone || !v->name[0])
         return false;
-    void *h = dlopen(v->name, RTLD_LAZY | RTLD_NOLOAD);
+    void *h = hold(v);
     if (h == (void *)v->map && v->map->l_addr == v->addr && v->map->l_ld == v->ld) {
         v->pin = h;
         return true;
@@ -293,12 +299,6 @@ static bool names(const struct view *v, const char *name)
         return false;
     const char *slash = strrchr(v->name, '/');
     return (v->soname && strcmp(v->soname, name) == 0) || strcmp(slash ? slash + 1 : v->name, name) == 0;
-}
-
-/* A reference of its own on the object of view V. */
-static void *hold(const struct view *v)
-{
-    return dlopen(v->name, RTLD_LAZY | RTLD_NOLOAD);
 }
 
 /* The program and what it needs, transitively: the objects loaded before
@@ -805,7 +805,7 @@ int host_hold_answer(struct module *m)
 {
     struct view *v = answered;
     answered = NULL;
-    if (!v)
+    if (!v || holds_bound_object(m, v->map))
         return 0;
     void *h = hold(v);
     if (!h)

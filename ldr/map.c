@@ -32,19 +32,18 @@ static int prot_of(unsigned flags)
 #define UNDER_VALGRIND() 1
 #endif
 
-/* Where the span's mapping SPAN (of the file from SPAN_OFF) shows P's
- * file pages at P's place, the segment needs only its protections (an
+/* Where the span's mapping (the file from the first segment SPAN's page on)
+ * shows P's file pages at P's place, the segment needs only its protections (an
  * mprotect, cheaper than a mapping: most libraries' text and read-only
  * data lie so); otherwise its own mapping. NULL SPAN: no span mapping. */
-static int map_segment(struct module *m, const struct elf_file *f, const Elf64_Phdr *p,
-                       const Elf64_Phdr *span, off_t span_off)
+static int map_segment(struct module *m, const struct elf_file *f, const Elf64_Phdr *p, const Elf64_Phdr *span)
 {
     uintptr_t start = PAGE_DOWN(m->base + p->p_vaddr);
     uintptr_t file_end = m->base + p->p_vaddr + p->p_filesz;
     uintptr_t mem_end = PAGE_UP(m->base + p->p_vaddr + p->p_memsz);
     int prot = prot_of(p->p_flags);
-    bool shown = span && (p == span || ((off_t)PAGE_DOWN(p->p_offset) - span_off ==
-                                        (off_t)(start - (uintptr_t)m->map_start) && !UNDER_VALGRIND()));
+    bool shown = span && (p == span || (!UNDER_VALGRIND() && PAGE_DOWN(p->p_offset) - PAGE_DOWN(span->p_offset) ==
+                                                                 start - (uintptr_t)m->map_start));
 
     if (p->p_filesz && shown) {
         if (prot != prot_of(span->p_flags) && mprotect((void *)start, PAGE_UP(file_end) - start, prot) < 0)
@@ -167,7 +166,7 @@ int map_image(struct module *m, const struct elf_file *f)
     int r = 0;
     for (size_t i = 0; i < f->phnum && r == 0; i++)
         if (f->phdr[i].p_type == PT_LOAD)
-            r = map_segment(m, f, &f->phdr[i], spanned ? first : NULL, PAGE_DOWN(first->p_offset));
+            r = map_segment(m, f, &f->phdr[i], spanned ? first : NULL);
     if (r == 0 && spanned)
         r = close_holes(m, f);
     if (r < 0) {
