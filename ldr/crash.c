@@ -127,7 +127,10 @@ struct frame {
     char name[128];
     uintptr_t name_off;
 };
-static struct frame frames[MAX_FRAMES];
+/* Allocated when reports are first turned on: in .bss, its 9 KB would
+ * leave the few words of state after it on a page of their own, which
+ * every process's first load would then fault in to read. */
+static struct frame *frames;
 
 /* The frames from the signal's context outwards; without libunwind, the
  * interrupted one alone. */
@@ -277,7 +280,9 @@ LDR_API int ldr_crash_reports(int on)
 {
     lock_modules();
     int r = 0;
-    if (on && !enabled) {
+    if (on && !enabled && !frames && !(frames = calloc(MAX_FRAMES, sizeof *frames))) {
+        r = fail(NULL, "ldr_crash_reports: out of memory");
+    } else if (on && !enabled) {
         open_libunwind();
         for (const struct module *m = first_module(); m; m = m->next)
             if (m->initialized)
