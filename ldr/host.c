@@ -43,17 +43,20 @@ struct view {
     ino_t ino;
 };
 static struct view *views;
-static size_t nviews;
+static size_t nviews, views_cap;
 /* The global search's first test, for each usable view in search order:
  * its Bloom filter, kept together so that the many references nothing in
  * the host defines cost a few instructions per object. */
 struct filter {
     const uint64_t *bloom; /* NULL: no GNU hash table, always searched */
-    uint32_t mask, shift;
+    uint32_t mask;
+    uint16_t shift;
+    bool initial;
     struct view *view;
 };
 static struct filter *filters;
 static size_t nfilters, runtime_filters; /* those of objects loaded at run time */
+static size_t first_runtime; /* the filters before it are all initial objects' */
 static bool initial_all_usable; /* the global search covers every initial object */
 static unsigned long long seen_adds, seen_subs;
 static unsigned long generation; /* times the views were read anew */
@@ -61,8 +64,12 @@ static unsigned long generation; /* times the views were read anew */
 #define ALL_MIN_MISSES 256
 static uint64_t *all_bloom;
 static size_t all_words, all_cap;   /* a power of two; all_bloom's size */
-static unsigned long all_generation; /* the list it was made for (or not), + 1 */
-static bool all_made;                /* for that list: false, every answer is yes */
+/* Made again only if the objects the program came with that the search
+ * covers are not those it was made of (a lack of memory left one out). */
+static uintptr_t all_key;            /* the initial objects this load searches */
+static uintptr_t all_key_made;       /* those it was made (or tried) for */
+static bool all_tried;
+static bool all_made;                /* false: every answer is yes */
 static unsigned all_misses;          /* such searches that found nothing, this load */
 static bool active; /* between host_begin and host_end: the views hold */
 
@@ -336,39 +343,71 @@ static void mark_initial(void)
     }
 }
 
+static bool same_object(const struct view *v, const struct link_map *l)
+{
+    /* Compared, not read: an unloaded object's name is freed memory. */
+    return v->map == l && v->addr == l->l_addr && v->ld == l->l_ld && v->mod.path == l->l_name;
+}
+
+static void new_view(struct view *v, struct link_map *l)
+{
+    *v = (struct view){.map = l, .addr = l->l_addr, .ld = l->l_ld, .name = strdup(l->l_name)};
+    v->usable = l->l_ld && v->name && fill_view(v);
+}
+
+static bool views_room(size_t n)
+{
+    if (n <= views_cap)
+        return true;
+    struct view *nv = realloc(views, n * sizeof *nv);
+    if (!nv)
+        return false;
+    views = nv;
+    views_cap = n;
+    return true;
+}
+
 /* The views anew from the system loader's list of the default namespace
  * (the one dlopen(NULL) would give, without a dlopen and a dlinfo), each
  * object's view kept from before when it is the same object at the same
- * place: what a view read of it (its versions) is not read again. */
+ * place: what a view read of it (its versions) is not read again. As a
+ * rule objects only came, at the end of the list: the views then stay
+ * where they are, and the new ones follow them. */
 static void refresh_views(void)
 {
-    struct view *old = views;
-    size_t nold = nviews;
-    views = NULL;
-    nviews = 0;
-    for (struct link_map *l = _r_debug.r_map; l; l = l->l_next) {
-        struct view *nv = realloc(views, (nviews + 1) * sizeof *nv);
-        if (!nv)
-            break;
-        views = nv;
+    size_t n = 0, kept = 0;
+    struct link_map *l;
+    for (l = _r_debug.r_map; l; l = l->l_next)
+        n++;
+    for (l = _r_debug.r_map; kept < nviews && l && same_object(&views[kept], l); l = l->l_next)
+        kept++;
+    struct view *old = NULL;
+    size_t nold = 0;
+    if (kept < nviews) { /* some went: each object's view is looked for */
+        old = views;
+        nold = nviews;
+        views = NULL;
+        nviews = views_cap = kept = 0;
+        l = _r_debug.r_map;
+    }
+    if (!views_room(n))
+        n = nviews;
+    for (; l && nviews < n; l = l->l_next) {
         struct view *v = &views[nviews++];
         size_t k = 0;
-        /* Compared, not read: an unloaded object's name is freed memory. */
-        while (k < nold && !(old[k].map == l && old[k].addr == l->l_addr && old[k].ld == l->l_ld &&
-                             old[k].mod.path == l->l_name))
+        while (k < nold && !same_object(&old[k], l))
             k++;
         if (k < nold) {
             *v = old[k];
             old[k] = old[--nold];
-            continue;
+        } else {
+            new_view(v, l);
         }
-        *v = (struct view){.map = l, .addr = l->l_addr, .ld = l->l_ld, .name = strdup(l->l_name)};
-        v->usable = l->l_ld && v->name && fill_view(v);
     }
     for (size_t k = 0; k < nold; k++)
         forget_view(&old[k]);
     free(old);
-    fill_phdrs(0);
+    fill_phdrs(kept);
     mark_initial();
 }
 
@@ -410,17 +449,25 @@ void host_begin(void)
     if (nf)
         filters = nf;
     nfilters = runtime_filters = 0;
+    first_runtime = SIZE_MAX;
+    all_key = 0;
     for (size_t i = 0; i < nviews; i++) {
         struct view *v = &views[i];
         v->local = false; /* the host may have made it global since */
         v->gone = false;
         if (v->usable && nf) {
+            if (!v->initial && first_runtime == SIZE_MAX)
+                first_runtime = nfilters;
             filters[nfilters++] = (struct filter){
                 .bloom = v->bloom ? v->bloom : v->mod.gnu_buckets ? v->mod.gnu_bloom : NULL,
-                .mask = v->mod.gnu_bloom_size - 1, .shift = v->mod.gnu_bloom_shift, .view = v};
+                .mask = v->mod.gnu_bloom_size - 1, .shift = v->mod.gnu_bloom_shift, .initial = v->initial, .view = v};
             runtime_filters += !v->initial;
+            if (v->initial)
+                all_key = all_key * 31 + (uintptr_t)v->map;
         }
     }
+    if (first_runtime > nfilters)
+        first_runtime = nfilters;
     active = true;
 }
 
@@ -467,13 +514,13 @@ static struct module *view_at(const void *addr)
     for (size_t i = 0; i < nviews; i++)
         if (views[i].map == map && views[i].addr == map->l_addr && views[i].ld == map->l_ld)
             return views[i].usable ? searchable(&views[i]) : NULL;
-    struct view *nv = realloc(views, (nviews + 1) * sizeof *nv);
-    if (!nv)
+    /* During a load the filters point into the views: they may not move
+     * (an object that came since the load began is left to the system
+     * loader's answer). */
+    if (active ? nviews == views_cap : !views_room(nviews + 1))
         return NULL;
-    views = nv;
     struct view *v = &views[nviews++];
-    *v = (struct view){.map = map, .addr = map->l_addr, .ld = map->l_ld, .name = strdup(map->l_name)};
-    v->usable = v->name && fill_view(v);
+    new_view(v, map);
     fill_phdrs(nviews - 1);
     return v->usable ? searchable(v) : NULL;
 }
@@ -497,8 +544,9 @@ static void *system_answer(void *handle, const struct symref *ref)
  * lowest bit, which a chain uses as a mark; made by the first load whose
  * such searches found nothing 256 times (it costs a pass over every host
  * symbol, which a small load, or one whose references the host answers,
- * never pays), kept while the list of objects stays the same, its memory
- * kept for the next list. */
+ * never pays), and kept: objects the host loads and unloads at run time
+ * are not in it (a host that keeps doing so made every load build it
+ * anew). */
 
 static size_t gnu_chain_length(const struct module *m)
 {
@@ -573,12 +621,13 @@ static bool make_all_filter(size_t total)
  * whose GNU hash is H (its lowest bit aside); during a load. */
 static bool host_may_define(uint32_t h)
 {
-    if (all_generation != generation + 1) {
+    if (!all_tried || all_key_made != all_key) {
         if (all_misses < ALL_MIN_MISSES)
             return true;
         size_t total = host_names();
         all_made = total && make_all_filter(total);
-        all_generation = generation + 1;
+        all_key_made = all_key;
+        all_tried = true;
     }
     if (!all_made)
         return true;
@@ -616,9 +665,9 @@ static void *find_global(struct symref *ref)
     bool initial_out = ref->defined_here && !host_may_define(h);
     if (initial_out && !runtime_filters)
         return NULL;
-    for (size_t i = 0; i < nfilters; i++) {
+    for (size_t i = initial_out ? first_runtime : 0; i < nfilters; i++) {
         const struct filter *f = &filters[i];
-        if (initial_out && f->view->initial)
+        if (initial_out && f->initial)
             continue;
         if (f->bloom && !bloom_passes(f->bloom, f->mask, f->shift, h))
             continue;

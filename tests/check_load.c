@@ -249,6 +249,32 @@ START_TEST(test_runtime_global_and_local)
 }
 END_TEST
 
+/* The host's list of objects loses one from its middle and gains one at
+ * its end between loads: each load sees the list as it is then. */
+START_TEST(test_host_list_changes_between_loads)
+{
+    void *local = dlopen(fixture("librtlocal.so"), RTLD_NOW | RTLD_LOCAL);
+    void *global = dlopen(fixture("librtglobal.so"), RTLD_NOW | RTLD_GLOBAL);
+    ck_assert_msg(local && global, "%s", dlerror());
+    ldr_module *m = open_ok(fixture("librtuser.so"), 0);
+    ck_assert_int_eq(((intfn *)sym_ok(m, "rtuser_value"))(), 2);
+    close_ok(m);
+    dlclose(local);
+    ck_assert_int_eq(maps_lines("librtlocal.so"), 0);
+    m = open_ok(fixture("librtuser.so"), 0);
+    ck_assert_int_eq(((intfn *)sym_ok(m, "rtuser_value"))(), 2);
+    close_ok(m);
+    /* Back, and global this time, but after librtglobal.so in the list. */
+    local = dlopen(fixture("librtlocal.so"), RTLD_NOW | RTLD_GLOBAL);
+    ck_assert_msg(local != NULL, "%s", dlerror());
+    dlclose(global);
+    m = open_ok(fixture("librtuser.so"), 0);
+    ck_assert_int_eq(((intfn *)sym_ok(m, "rtuser_value"))(), 1);
+    close_ok(m);
+    dlclose(local);
+}
+END_TEST
+
 /* libcyca.so needs libcycb.so needs libcyca.so. */
 START_TEST(test_cycle)
 {
@@ -634,6 +660,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, test_runtime_host_dep_held);
     tcase_add_test(tc, test_host_dep_same_file);
     tcase_add_test(tc, test_runtime_global_and_local);
+    tcase_add_test(tc, test_host_list_changes_between_loads);
     tcase_add_test(tc, test_sym_in_host_dep);
     tcase_add_test(tc, test_cycle);
     suite_add_tcase(s, tc);
