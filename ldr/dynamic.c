@@ -21,9 +21,9 @@ const char *module_str(const struct module *m, size_t off)
 
 #define BAD(...) fail(m->path, __VA_ARGS__)
 
-/* image_ptr for a TYPE at ADDR: also NULL when misaligned for TYPE, which
+/* table_ptr for a TYPE at ADDR: also NULL when misaligned for TYPE, which
  * only a malformed file does and which reading would make undefined. */
-#define TYPED_PTR(m, addr, len, type) ((addr) % _Alignof(type) ? NULL : image_ptr(m, addr, len))
+#define TYPED_PTR(m, addr, len, type) ((addr) % _Alignof(type) ? NULL : table_ptr(m, addr, len))
 
 static int parse_sysv_hash(struct module *m, uint64_t addr)
 {
@@ -33,7 +33,7 @@ static int parse_sysv_hash(struct module *m, uint64_t addr)
     uint32_t nbucket = h[0], nchain = h[1];
     if (!nbucket)
         return BAD("DT_HASH table has no buckets");
-    if (!image_ptr(m, addr + 8, ((uint64_t)nbucket + nchain) * 4))
+    if (!(h = table_ptr(m, addr, 8 + ((uint64_t)nbucket + nchain) * 4)))
         return BAD("DT_HASH table (%u buckets, %u chains) runs outside the image", nbucket, nchain);
     m->sysv_nbuckets = nbucket;
     m->sysv_buckets = h + 2;
@@ -53,17 +53,16 @@ static int parse_gnu_hash(struct module *m, uint64_t addr)
     uint32_t nbuckets = h[0], symoffset = h[1], bloom_size = h[2], bloom_shift = h[3];
     if (nbuckets == 0 || bloom_size == 0 || (bloom_size & (bloom_size - 1)) || bloom_shift >= 32)
         return BAD("DT_GNU_HASH table has a malformed header");
-    uint64_t bloom_addr = addr + 16, buckets_addr = bloom_addr + (uint64_t)bloom_size * 8;
-    uint64_t chain_addr = buckets_addr + (uint64_t)nbuckets * 4;
-    if (!image_ptr(m, bloom_addr, (uint64_t)bloom_size * 8 + (uint64_t)nbuckets * 4))
+    uint64_t chain_addr = addr + 16 + (uint64_t)bloom_size * 8 + (uint64_t)nbuckets * 4;
+    if (!(h = table_ptr(m, addr, chain_addr - addr)))
         return BAD("DT_GNU_HASH table runs outside the image");
     m->gnu_nbuckets = nbuckets;
     m->gnu_symoffset = symoffset;
     m->gnu_bloom_size = bloom_size;
     m->gnu_bloom_shift = bloom_shift;
-    m->gnu_bloom = (const uint64_t *)(m->base + bloom_addr);
-    m->gnu_buckets = (const uint32_t *)(m->base + buckets_addr);
-    m->gnu_chain = (const uint32_t *)(m->base + chain_addr);
+    m->gnu_bloom = (const uint64_t *)(h + 4);
+    m->gnu_buckets = (const uint32_t *)(m->gnu_bloom + bloom_size);
+    m->gnu_chain = m->gnu_buckets + nbuckets;
     uint32_t last = 0;
     for (uint32_t i = 0; i < nbuckets; i++)
         if (m->gnu_buckets[i] > last)
@@ -75,8 +74,9 @@ static int parse_gnu_hash(struct module *m, uint64_t addr)
     if (last < symoffset)
         return BAD("DT_GNU_HASH bucket %u precedes the first hashed symbol %u", last, symoffset);
     for (;; last++) {
-        const uint32_t *c = image_ptr(m, chain_addr + (uint64_t)(last - symoffset) * 4, 4);
-        if (!c)
+        /* Read where the rest of the table is read from. */
+        const uint32_t *c = table_ptr(m, chain_addr + (uint64_t)(last - symoffset) * 4, 4);
+        if (!c || c != m->gnu_chain + (last - symoffset))
             return BAD("DT_GNU_HASH chain runs outside the image");
         if (*c & 1)
             break;
@@ -143,8 +143,9 @@ static int parse_versions(struct module *m, const struct raw *r)
     return 0;
 }
 
-/* A table of COUNT entries of SIZE bytes at ADDR, inside the image. */
-static const void *table(struct module *m, uint64_t addr, uint64_t bytes, uint64_t entsize,
+/* A table of COUNT entries of SIZE bytes at ADDR, inside the image; read
+ * there, in place, when RELOCATED: relocation rewrites it. */
+static const void *table(struct module *m, uint64_t addr, uint64_t bytes, uint64_t entsize, bool relocated,
                          size_t *count, const char *what)
 {
     if (!addr || !bytes) {
@@ -152,7 +153,9 @@ static const void *table(struct module *m, uint64_t addr, uint64_t bytes, uint64
         return NULL;
     }
     /* Every table read this way holds 8-byte words. */
-    const void *p = bytes % entsize ? NULL : TYPED_PTR(m, addr, bytes, uint64_t);
+    const void *p = bytes % entsize || addr % 8 ? NULL
+                    : relocated                 ? image_ptr(m, addr, bytes)
+                                                : table_ptr(m, addr, bytes);
     if (!p) {
         BAD("%s (%#llx, %llu bytes) lies outside the image or is misaligned", what, (unsigned long long)addr,
             (unsigned long long)bytes);
@@ -225,7 +228,7 @@ static int check_strings(struct module *m, struct raw *r)
 {
     if (!r->strtab || !r->strsz)
         return BAD("no string table (DT_STRTAB)");
-    m->strtab = image_ptr(m, r->strtab, r->strsz);
+    m->strtab = table_ptr(m, r->strtab, r->strsz);
     if (!m->strtab)
         return BAD("string table (%#llx, %llu bytes) lies outside the image",
                    (unsigned long long)r->strtab, (unsigned long long)r->strsz);
@@ -289,11 +292,11 @@ static int check_relocs(struct module *m, struct raw *r)
         return BAD("unexpected relocation entry size");
     if (r->has_pltrel && r->pltrel != DT_RELA)
         return BAD("PLT relocations are not RELA");
-    m->rela = table(m, r->rela, r->relasz, sizeof(Elf64_Rela), &m->nrela, "RELA relocations");
-    m->jmprel = table(m, r->jmprel, r->pltrelsz, sizeof(Elf64_Rela), &m->njmprel, "PLT relocations");
-    m->relr = table(m, r->relr, r->relrsz, 8, &m->nrelr, "RELR relocations");
-    m->init_array = table(m, r->init_array, r->init_arraysz, 8, &m->ninit_array, "DT_INIT_ARRAY");
-    m->fini_array = table(m, r->fini_array, r->fini_arraysz, 8, &m->nfini_array, "DT_FINI_ARRAY");
+    m->rela = table(m, r->rela, r->relasz, sizeof(Elf64_Rela), false, &m->nrela, "RELA relocations");
+    m->jmprel = table(m, r->jmprel, r->pltrelsz, sizeof(Elf64_Rela), false, &m->njmprel, "PLT relocations");
+    m->relr = table(m, r->relr, r->relrsz, 8, false, &m->nrelr, "RELR relocations");
+    m->init_array = table(m, r->init_array, r->init_arraysz, 8, true, &m->ninit_array, "DT_INIT_ARRAY");
+    m->fini_array = table(m, r->fini_array, r->fini_arraysz, 8, true, &m->nfini_array, "DT_FINI_ARRAY");
     if (m->nrela == SIZE_MAX || m->njmprel == SIZE_MAX || m->nrelr == SIZE_MAX ||
         m->ninit_array == SIZE_MAX || m->nfini_array == SIZE_MAX)
         return -1;

@@ -10,6 +10,9 @@
 #include "ldr_internal.h"
 
 #define PAGE 4096u
+/* The first read of a file, and the most of a small library's first
+ * segment kept (keep_tables). */
+#define HEAD 4096u
 /* Larger than any real shared object; keeps a lying p_memsz from asking
  * the kernel for the whole address space. */
 #define MAX_SPAN ((uint64_t)1 << 40)
@@ -167,6 +170,28 @@ int read_dynamic(const struct elf_file *f, Elf64_Dyn **dyn, size_t *n)
     return 0;
 }
 
+/* The first segment, if the first read held it and it is only read
+ * (where the linker puts the symbol, string, hash and relocation tables):
+ * reading them from this copy spares a fault on its page, which nothing
+ * else reads, for as much as that read cost (a page of it at most). */
+static void keep_tables(struct elf_file *f)
+{
+    const Elf64_Phdr *first = NULL;
+    for (size_t i = 0; i < f->phnum && !first; i++)
+        if (f->phdr[i].p_type == PT_LOAD)
+            first = &f->phdr[i];
+    if (first->p_offset == 0 && first->p_filesz && first->p_filesz <= f->head_len &&
+        (first->p_flags & (PF_R | PF_W | PF_X)) == PF_R) {
+        unsigned char *kept = realloc(f->head, first->p_filesz);
+        f->head = kept ? kept : f->head;
+        f->head_len = first->p_filesz;
+        return;
+    }
+    free(f->head);
+    f->head = NULL;
+    f->head_len = 0;
+}
+
 /* ELF_WRONG_KIND: a valid object of another class or machine, which a
  * library search skips as the system loader does. */
 int read_elf(struct elf_file *f)
@@ -184,9 +209,14 @@ int read_elf(struct elf_file *f)
     if (f->size == 0)
         return fail(f->path, "empty file");
     /* One read brings the program headers too, as a rule: they follow
-     * the file header. */
-    unsigned char start[1024];
-    size_t head = f->size < (off_t)sizeof start ? (size_t)f->size : sizeof start;
+     * the file header; and a small library's whole first segment, which
+     * holds its tables, with them. */
+    size_t head = f->size < (off_t)HEAD ? (size_t)f->size : HEAD;
+    unsigned char *start = malloc(head);
+    if (!start)
+        return fail(f->path, "out of memory");
+    f->head = start;
+    f->head_len = head;
     if (read_at(f, start, head, 0) < 0)
         return ELF_BAD;
     memset(&f->ehdr, 0, sizeof f->ehdr);
@@ -214,5 +244,6 @@ int read_elf(struct elf_file *f)
         f->phdr = NULL;
         return ELF_BAD;
     }
+    keep_tables(f);
     return ELF_OK;
 }

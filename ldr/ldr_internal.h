@@ -84,8 +84,14 @@ struct module {
     uintptr_t base;            /* load bias */
     unsigned char *map_start;  /* the reservation */
     size_t map_size;
-    Elf64_Phdr *phdr;          /* in the image, or a private copy */
+    Elf64_Phdr *phdr;          /* in the image or in tables, or a private copy */
     size_t phnum;
+    /* The first segment's bytes as read with the file header, when that
+     * read held all of it and the segment is only read (a small library):
+     * its tables are read from here, and its page is never faulted in. */
+    unsigned char *tables;
+    uintptr_t tables_vaddr;
+    size_t tables_len;
     uintptr_t relro_start, relro_end; /* file vaddrs, 0/0 without RELRO */
 
     /* the dynamic section, every pointer checked against the image */
@@ -190,6 +196,8 @@ struct elf_file {
     size_t phnum;
     uint64_t dynamic_off, dynamic_size; /* where the file holds PT_DYNAMIC's entries */
     bool dynamic_zero_tail;             /* and memory adds zeros: a DT_NULL */
+    unsigned char *head;                /* the file's first bytes, if they hold its first segment */
+    size_t head_len;
 };
 enum { ELF_OK = 0, ELF_BAD = -1, ELF_WRONG_KIND = -2, ELF_MISSING = -3 };
 int read_elf(struct elf_file *f);
@@ -198,6 +206,7 @@ int read_dynamic(const struct elf_file *f, Elf64_Dyn **dyn, size_t *n);
 /* map.c: the image in memory. */
 int map_image(struct module *m, const struct elf_file *f);
 void *image_ptr(const struct module *m, uintptr_t vaddr, size_t len);
+const void *table_ptr(const struct module *m, uintptr_t vaddr, size_t len);
 const Elf64_Phdr *writable_segment(const struct module *m, uintptr_t vaddr, size_t len);
 bool executable_at(const struct module *m, uintptr_t vaddr);
 bool relro_fits(const struct module *m);

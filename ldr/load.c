@@ -33,6 +33,8 @@ int open_elf_fd(const char *path, int fd, struct elf_file *f)
     if (r != ELF_OK) {
         close(f->fd);
         f->fd = -1;
+        free(f->head);
+        f->head = NULL;
     }
     return r;
 }
@@ -44,6 +46,8 @@ void close_elf(struct elf_file *f)
     f->fd = -1;
     free(f->phdr);
     f->phdr = NULL;
+    free(f->head);
+    f->head = NULL;
 }
 
 /* Whether any page of [vaddr, vaddr+len) is mapped writable: relocation
@@ -63,10 +67,20 @@ static bool on_writable_page(const struct module *m, uintptr_t vaddr, size_t len
  * them, as a rule), once they read as the validated copy does: the copy is
  * then given back. The system loader keeps them there too. Not from a
  * page mapped writable, which a relocation could rewrite after the checks
- * (segments may share pages). */
+ * (segments may share pages). Where the module keeps its first segment's
+ * tables, the headers are read with them, and from there. */
 static void use_mapped_phdrs(struct module *m, const Elf64_Ehdr *eh)
 {
     size_t len = m->phnum * sizeof *m->phdr;
+    if (m->tables) {
+        if (eh->e_phoff <= m->tables_len && m->tables_len - eh->e_phoff >= len &&
+            eh->e_phoff % _Alignof(Elf64_Phdr) == 0) {
+            free(m->phdr);
+            m->phdr = (Elf64_Phdr *)(m->tables + eh->e_phoff);
+            m->phdr_mapped = true;
+        }
+        return;
+    }
     for (size_t i = 0; i < m->phnum; i++) {
         const Elf64_Phdr *p = &m->phdr[i];
         if (p->p_type != PT_LOAD || (p->p_flags & PF_W) || eh->e_phoff < p->p_offset ||
@@ -104,8 +118,16 @@ int load_elf(struct elf_file *f, int flags, struct module **out)
     m->flags = flags;
     m->phdr = f->phdr;
     m->phnum = f->phnum;
+    m->tables = f->head;
+    m->tables_len = f->head_len;
+    f->head = NULL;
+    bool first_load = true;
     for (size_t i = 0; i < m->phnum; i++) {
         const Elf64_Phdr *p = &m->phdr[i];
+        if (p->p_type == PT_LOAD && first_load) {
+            m->tables_vaddr = p->p_vaddr;
+            first_load = false;
+        }
         if (p->p_type == PT_DYNAMIC)
             m->dynamic = (const Elf64_Dyn *)p->p_vaddr; /* made absolute below */
         if (p->p_type == PT_GNU_RELRO) {

@@ -206,6 +206,17 @@ void *image_ptr(const struct module *m, uintptr_t vaddr, size_t len)
     return p && (p->p_flags & PF_R) ? (void *)(m->base + vaddr) : NULL;
 }
 
+/* Where the file's tables at [vaddr, vaddr+len) are read: the module's
+ * copy of its first segment when that holds them all, else the image.
+ * Not for what relocation rewrites, nor where an address matters. */
+const void *table_ptr(const struct module *m, uintptr_t vaddr, size_t len)
+{
+    if (m->tables && vaddr >= m->tables_vaddr && vaddr - m->tables_vaddr <= m->tables_len &&
+        m->tables_len - (vaddr - m->tables_vaddr) >= len)
+        return m->tables + (vaddr - m->tables_vaddr);
+    return image_ptr(m, vaddr, len);
+}
+
 /* Relocations may write only where the file asked for writable memory:
  * the segment that holds [vaddr, vaddr+len), if it is writable. */
 const Elf64_Phdr *writable_segment(const struct module *m, uintptr_t vaddr, size_t len)

@@ -168,6 +168,7 @@ void destroy_module(struct module *m)
     free(m->needed);
     if (!m->phdr_mapped)
         free(m->phdr);
+    free(m->tables);
     free(m->origin);
     free(m->path);
     free(m);

@@ -455,6 +455,34 @@ START_TEST(test_open_close_keeps_no_heap)
 }
 END_TEST
 
+/* A small library's first segment (its headers, symbol, string, hash and
+ * relocation tables: one page) is read with its file header and used from
+ * that copy: the load, its symbols and the addresses named after them
+ * never fault its page in, where the system loader's load does. */
+START_TEST(test_small_tables_page_untouched)
+{
+    const char *path = fixture("libreloc.so");
+    cache_file(path);
+    ldr_module *m = open_ok(path, 0);
+    struct ldr_info i = info_ok(m);
+    intfn *f = (intfn *)sym_ok(m, "reloc_self_fn");
+    ck_assert_int_eq(f(), 41);
+    Dl_info where;
+    ck_assert_int_ne(ldr_addr((const void *)f, &where), 0);
+    ck_assert_str_eq(where.dli_sname, "reloc_self_fn");
+    long ldr_kb = smaps_kb(i.base, i.base + 4096, "Rss");
+    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    ck_assert_msg(h != NULL, "%s", dlerror());
+    struct link_map *lm;
+    ck_assert_int_eq(dlinfo(h, RTLD_DI_LINKMAP, &lm), 0);
+    long dl_kb = smaps_kb(lm->l_addr, lm->l_addr + 4096, "Rss");
+    dlclose(h);
+    close_ok(m);
+    ck_assert_int_eq(ldr_kb, 0);
+    ck_assert_int_eq(dl_kb, 4);
+}
+END_TEST
+
 /* The same file opened twice is one module with two references: it stays
  * mapped and usable until the second close. */
 START_TEST(test_refcount)
@@ -668,6 +696,7 @@ int main(int argc, char **argv)
     tc = tcase_create("lifetime");
     tcase_add_test(tc, test_unmapped_after_close);
     tcase_add_test(tc, test_open_close_keeps_no_heap);
+    tcase_add_test(tc, test_small_tables_page_untouched);
     tcase_add_test(tc, test_refcount);
     tcase_add_test(tc, test_same_file_other_path);
     suite_add_tcase(s, tc);
