@@ -9,9 +9,12 @@
  *
  * Relocation calls a module's IFUNC resolvers, and a mutated file's
  * resolver is garbage code: a fault whose instruction lies in the module
- * being loaded is that code's, not ldr's, and the input is abandoned (the
- * half-made load with it; hence no leak checking in make fuzz). A fault
- * anywhere else is left to the sanitizers as a finding. */
+ * being loaded, or in no object at all (where that code jumped or
+ * returned to), is that code's, not ldr's, and the input is abandoned (the
+ * half-made load with it; hence no leak checking in make fuzz). The
+ * handler runs on a stack of its own: such code may have wrecked the stack
+ * pointer before it faulted. A fault in the harness, ldr or a library is
+ * left to the sanitizers as a finding. */
 #include <setjmp.h>
 #include <signal.h>
 #include <stdint.h>
@@ -29,7 +32,8 @@ static void on_fault(int sig, siginfo_t *info, void *context)
     const ucontext_t *uc = context;
     Dl_info where;
     (void)info;
-    if (loading && ldr_addr((const void *)uc->uc_mcontext.gregs[REG_RIP], &where))
+    const void *pc = (const void *)uc->uc_mcontext.gregs[REG_RIP];
+    if (loading && (ldr_addr(pc, &where) || !dladdr(pc, &where)))
         siglongjmp(module_fault, 1);
     /* Not module code: the sanitizers' handler takes the fault when the
      * instruction runs again. */
@@ -40,10 +44,13 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
+    static char alt[1 << 16];
+    stack_t ss = {.ss_sp = alt, .ss_size = sizeof alt};
+    sigaltstack(&ss, NULL);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = on_fault;
-    sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+    sa.sa_flags = SA_SIGINFO | SA_NODEFER | SA_ONSTACK;
     static const int faults[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE};
     for (size_t i = 0; i < sizeof faults / sizeof faults[0]; i++)
         sigaction(faults[i], &sa, &before[faults[i]]);
