@@ -174,22 +174,24 @@ int read_dynamic(const struct elf_file *f, Elf64_Dyn **dyn, size_t *n)
  * (where the linker puts the symbol, string, hash and relocation tables):
  * reading them from this copy spares a fault on its page, which nothing
  * else reads, for as much as that read cost (a page of it at most). */
-static void keep_tables(struct elf_file *f)
+static bool keep_tables(struct elf_file *f, const unsigned char *start, size_t head)
 {
     const Elf64_Phdr *first = NULL;
     for (size_t i = 0; i < f->phnum && !first; i++)
         if (f->phdr[i].p_type == PT_LOAD)
             first = &f->phdr[i];
-    if (first->p_offset == 0 && first->p_filesz && first->p_filesz <= f->head_len &&
-        (first->p_flags & (PF_R | PF_W | PF_X)) == PF_R) {
-        unsigned char *kept = realloc(f->head, first->p_filesz);
-        f->head = kept ? kept : f->head;
-        f->head_len = first->p_filesz;
-        return;
+    if (first->p_offset || !first->p_filesz || first->p_filesz > head ||
+        (first->p_flags & (PF_R | PF_W | PF_X)) != PF_R)
+        return true;
+    if (!(f->head = malloc(first->p_filesz))) {
+        free(f->phdr);
+        f->phdr = NULL;
+        fail(f->path, "out of memory");
+        return false;
     }
-    free(f->head);
-    f->head = NULL;
-    f->head_len = 0;
+    memcpy(f->head, start, first->p_filesz);
+    f->head_len = first->p_filesz;
+    return true;
 }
 
 /* ELF_WRONG_KIND: a valid object of another class or machine, which a
@@ -211,12 +213,8 @@ int read_elf(struct elf_file *f)
     /* One read brings the program headers too, as a rule: they follow
      * the file header; and a small library's whole first segment, which
      * holds its tables, with them. */
-    size_t head = f->size < (off_t)HEAD ? (size_t)f->size : HEAD;
-    unsigned char *start = malloc(head);
-    if (!start)
-        return fail(f->path, "out of memory");
-    f->head = start;
-    f->head_len = head;
+    unsigned char start[HEAD];
+    size_t head = f->size < (off_t)sizeof start ? (size_t)f->size : sizeof start;
     if (read_at(f, start, head, 0) < 0)
         return ELF_BAD;
     memset(&f->ehdr, 0, sizeof f->ehdr);
@@ -244,6 +242,5 @@ int read_elf(struct elf_file *f)
         f->phdr = NULL;
         return ELF_BAD;
     }
-    keep_tables(f);
-    return ELF_OK;
+    return keep_tables(f, start, head) ? ELF_OK : ELF_BAD;
 }
