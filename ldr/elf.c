@@ -190,6 +190,7 @@ static bool keep_tables(struct elf_file *f, const unsigned char *start, size_t h
         return false;
     }
     memcpy(f->head, start, first->p_filesz);
+    f->head_vaddr = first->p_vaddr;
     f->head_len = first->p_filesz;
     return true;
 }

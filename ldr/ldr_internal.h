@@ -196,7 +196,8 @@ struct elf_file {
     size_t phnum;
     uint64_t dynamic_off, dynamic_size; /* where the file holds PT_DYNAMIC's entries */
     bool dynamic_zero_tail;             /* and memory adds zeros: a DT_NULL */
-    unsigned char *head;                /* the file's first bytes, if they hold its first segment */
+    unsigned char *head;                /* a copy of its first segment (keep_tables), or NULL */
+    uintptr_t head_vaddr;
     size_t head_len;
 };
 enum { ELF_OK = 0, ELF_BAD = -1, ELF_WRONG_KIND = -2, ELF_MISSING = -3 };

@@ -119,15 +119,11 @@ int load_elf(struct elf_file *f, int flags, struct module **out)
     m->phdr = f->phdr;
     m->phnum = f->phnum;
     m->tables = f->head;
+    m->tables_vaddr = f->head_vaddr;
     m->tables_len = f->head_len;
     f->head = NULL;
-    bool first_load = true;
     for (size_t i = 0; i < m->phnum; i++) {
         const Elf64_Phdr *p = &m->phdr[i];
-        if (p->p_type == PT_LOAD && first_load) {
-            m->tables_vaddr = p->p_vaddr;
-            first_load = false;
-        }
         if (p->p_type == PT_DYNAMIC)
             m->dynamic = (const Elf64_Dyn *)p->p_vaddr; /* made absolute below */
         if (p->p_type == PT_GNU_RELRO) {
