@@ -10,14 +10,29 @@
 
 #include "ldr_internal.h"
 
-/* A host object seen through ldr's own symbol lookup: the fields of a
- * module that find_in_module reads, taken from the object's dynamic
- * section, as the system loader has relocated it. */
+/* A host object seen through ldr's own symbol lookup. A view keeps what
+ * the searches' filters and the marking of the program's own objects
+ * read; the fields of a module that find_in_module reads, taken from the
+ * object's dynamic section as the system loader has relocated it, come
+ * once a search gets past the object's filter (most objects never answer
+ * a load, and a module is 600 bytes on the heap of every first load). */
+struct view_tables {
+    struct module mod; /* first: a view's module is its tables */
+    struct view *view;
+};
+
 struct view {
     struct link_map *map;
     uintptr_t addr;
     const ElfW(Dyn) *ld;
-    struct module mod;
+    const uint32_t *gnu_hash; /* its DT_GNU_HASH table; NULL without one */
+    const char *strtab;
+    uint32_t *needed;         /* strtab offsets of its DT_NEEDED */
+    size_t nneeded;
+    const Elf64_Phdr *phdr;
+    size_t phnum;
+    struct view_tables *tables;
+    const char *name_at; /* the system loader's name for it: compared, not read */
     /* What a load reads of an object before it holds it, copied: a host
      * thread may unload an object loaded at run time at any moment, and
      * take its memory with it. */
@@ -32,7 +47,7 @@ struct view {
     void *pin;      /* a reference held while a load looks into it */
     void *handle;   /* of an initial object, once a module needs it: kept */
     size_t nhashed; /* its GNU hash chains' length, once counted (+ 1) */
-    /* Its version tables, read into mod.versions only once a search gets
+    /* Its version tables, read into its tables only once a search gets
      * past its Bloom filter: most objects never answer a load. */
     uintptr_t verdef, verneed;
     size_t verdefnum, verneednum;
@@ -92,13 +107,13 @@ static int find_phdrs(struct dl_phdr_info *info, size_t size, void *data)
     struct phdr_query *q = data;
     (void)size;
     for (size_t i = q->next; i < q->end; i++)
-        if (views[i].addr == info->dlpi_addr && !views[i].mod.phdr) {
+        if (views[i].addr == info->dlpi_addr && !views[i].phdr) {
             struct view *v = &views[i];
-            v->mod.phdr = (Elf64_Phdr *)info->dlpi_phdr;
-            v->mod.phnum = info->dlpi_phnum;
+            v->phdr = info->dlpi_phdr;
+            v->phnum = info->dlpi_phnum;
             v->lo = UINTPTR_MAX;
-            for (size_t k = 0; k < v->mod.phnum; k++) {
-                const Elf64_Phdr *p = &v->mod.phdr[k];
+            for (size_t k = 0; k < v->phnum; k++) {
+                const Elf64_Phdr *p = &v->phdr[k];
                 if (p->p_type != PT_LOAD)
                     continue;
                 if (v->addr + p->p_vaddr < v->lo)
@@ -119,15 +134,17 @@ static void fill_phdrs(size_t first)
     dl_iterate_phdr(find_phdrs, &q);
 }
 
-static bool fill_view(struct view *v)
+/* M, from the dynamic section of V's object; false when that has no
+ * symbol table ldr could search. *SONAME: its soname's offset in the
+ * string table, plus one (0: none). */
+static bool parse_view(struct view *v, struct module *m, size_t *soname)
 {
-    struct module *m = &v->mod;
     const struct link_map *map = v->map;
-    uintptr_t soname = 0;
-    bool has_soname = false;
     memset(m, 0, sizeof *m);
     m->base = map->l_addr;
     m->path = map->l_name;
+    m->phdr = (Elf64_Phdr *)v->phdr;
+    m->phnum = v->phnum;
     for (const ElfW(Dyn) *d = map->l_ld; d->d_tag != DT_NULL; d++) {
         uintptr_t p = dyn_ptr(map, d);
         switch (d->d_tag) {
@@ -139,7 +156,7 @@ static bool fill_view(struct view *v)
         case DT_VERDEFNUM: v->verdefnum = d->d_un.d_val; break;
         case DT_VERNEED: v->verneed = p; break;
         case DT_VERNEEDNUM: v->verneednum = d->d_un.d_val; break;
-        case DT_SONAME: soname = d->d_un.d_val; has_soname = true; break;
+        case DT_SONAME: *soname = d->d_un.d_val + 1; break;
         case DT_NEEDED: m->nneeded++; break;
         case DT_HASH: {
             const uint32_t *h = (const uint32_t *)p;
@@ -151,6 +168,7 @@ static bool fill_view(struct view *v)
         }
         case DT_GNU_HASH: {
             const uint32_t *h = (const uint32_t *)p;
+            v->gnu_hash = h;
             m->gnu_nbuckets = h[0];
             m->gnu_symoffset = h[1];
             m->gnu_bloom_size = h[2];
@@ -162,20 +180,67 @@ static bool fill_view(struct view *v)
         }
         }
     }
-    if (!m->strtab || !m->symtab || (!m->gnu_buckets && !m->sysv_buckets) ||
-        (m->gnu_buckets && !m->gnu_nbuckets) || (!m->gnu_buckets && !m->sysv_nbuckets))
+    return m->strtab && m->symtab && (m->gnu_buckets || m->sysv_buckets) &&
+           (!m->gnu_buckets || m->gnu_nbuckets) && (m->gnu_buckets || m->sysv_nbuckets);
+}
+
+/* What V keeps of its object, read as the view is made. */
+static bool fill_view(struct view *v)
+{
+    struct module m;
+    size_t soname = 0;
+    if (!parse_view(v, &m, &soname))
         return false;
-    if (has_soname && !(v->soname = strdup(m->strtab + soname)))
+    v->strtab = m.strtab;
+    if (soname && !(v->soname = strdup(m.strtab + soname - 1)))
         return false;
-    if (m->nneeded && (m->needed = calloc(m->nneeded, sizeof *m->needed))) {
-        size_t n = 0;
-        for (const ElfW(Dyn) *d = map->l_ld; d->d_tag != DT_NULL; d++)
+    if (m.nneeded && (v->needed = calloc(m.nneeded, sizeof *v->needed))) {
+        for (const ElfW(Dyn) *d = v->map->l_ld; d->d_tag != DT_NULL; d++)
             if (d->d_tag == DT_NEEDED)
-                m->needed[n++] = d->d_un.d_val;
-    } else {
-        m->nneeded = 0;
+                v->needed[v->nneeded++] = d->d_un.d_val;
     }
     return true;
+}
+
+/* V's module, made the first time a search needs it; NULL without memory
+ * for it. Its object must be readable. */
+static struct module *tables_of(struct view *v)
+{
+    if (v->tables)
+        return &v->tables->mod;
+    struct view_tables *t = malloc(sizeof *t);
+    if (!t)
+        return NULL;
+    size_t soname = 0;
+    parse_view(v, &t->mod, &soname);
+    t->mod.needed = v->needed; /* the view's: freed with it */
+    t->mod.nneeded = v->nneeded;
+    t->view = v;
+    v->tables = t;
+    return &t->mod;
+}
+
+static struct view *view_of_module(const struct module *m)
+{
+    return ((const struct view_tables *)m)->view;
+}
+
+static const uint64_t *gnu_bloom_of(const uint32_t *h)
+{
+    return (const uint64_t *)(h + 4);
+}
+
+static const uint32_t *gnu_chain_of(const uint32_t *h)
+{
+    return (const uint32_t *)(gnu_bloom_of(h) + h[2]) + h[0];
+}
+
+/* Whether the GNU hash table G has a symbol of hash H: what a Bloom
+ * filter let pass is checked so before the object's tables are made. */
+static bool chain_holds(const uint32_t *g, uint32_t h)
+{
+    const uint32_t *chain = gnu_chain_of(g);
+    return gnu_chain_first(chain - g[0], g[0], chain, g[1], h) != 0;
 }
 
 /* Whether one of ldr's modules holds a reference on MAP's object, as a
@@ -193,12 +258,12 @@ static bool held_by_modules(const struct link_map *map)
  * and nothing of ldr's holds it; false without memory for it. */
 static bool copy_bloom(struct view *v)
 {
-    if (v->initial || v->bloom || !v->mod.gnu_buckets || held_by_modules(v->map))
+    if (v->initial || v->bloom || !v->gnu_hash || held_by_modules(v->map))
         return true;
-    size_t bytes = (size_t)v->mod.gnu_bloom_size * sizeof *v->bloom;
+    size_t bytes = (size_t)v->gnu_hash[2] * sizeof *v->bloom;
     if (!(v->bloom = malloc(bytes)))
         return false;
-    memcpy(v->bloom, v->mod.gnu_bloom, bytes);
+    memcpy(v->bloom, gnu_bloom_of(v->gnu_hash), bytes);
     return true;
 }
 
@@ -206,9 +271,8 @@ static bool copy_bloom(struct view *v)
  * copy of the filter where there is one. */
 static bool view_may_define(const struct view *v, uint32_t h)
 {
-    const struct module *m = &v->mod;
-    return !m->gnu_buckets ||
-           bloom_passes(v->bloom ? v->bloom : m->gnu_bloom, m->gnu_bloom_size - 1, m->gnu_bloom_shift, h);
+    const uint32_t *g = v->gnu_hash;
+    return !g || bloom_passes(v->bloom ? v->bloom : gnu_bloom_of(g), g[2] - 1, g[3], h);
 }
 
 /* V's versions, indexed as its versym is: definitions, and the
@@ -216,7 +280,7 @@ static bool view_may_define(const struct view *v, uint32_t h)
  * when there is no memory for them: the view then answers nothing. */
 static bool read_versions(struct view *v)
 {
-    struct module *m = &v->mod;
+    struct module *m = &v->tables->mod;
     if (v->versions_read)
         return m->versions || !m->versym;
     v->versions_read = true;
@@ -283,18 +347,16 @@ static bool readable(struct view *v)
 /* The view's module, ready for a search of its symbols. */
 static struct module *searchable(struct view *v)
 {
-    return readable(v) && read_versions(v) ? &v->mod : NULL;
-}
-
-static struct view *view_of_module(const struct module *m)
-{
-    return (struct view *)((char *)m - offsetof(struct view, mod));
+    return readable(v) && tables_of(v) && read_versions(v) ? &v->tables->mod : NULL;
 }
 
 static void forget_view(struct view *v)
 {
-    free(v->mod.versions);
-    free(v->mod.needed);
+    if (v->tables) {
+        free(v->tables->mod.versions);
+        free(v->tables);
+    }
+    free(v->needed);
     free(v->name);
     free(v->soname);
     free(v->bloom);
@@ -322,21 +384,23 @@ static void mark_initial(void)
             const struct view *v = &views[i];
             if (!v->initial || !v->usable)
                 continue;
-            for (size_t n = 0; n < v->mod.nneeded; n++)
+            for (size_t n = 0; n < v->nneeded; n++)
                 for (size_t j = 0; j < nviews; j++)
-                    if (!views[j].initial && names(&views[j], v->mod.strtab + v->mod.needed[n])) {
+                    if (!views[j].initial && names(&views[j], v->strtab + v->needed[n])) {
                         views[j].initial = grew = true;
                         break;
                     }
         }
     }
-    /* The vDSO is on the system loader's list but in no search scope. */
-    uintptr_t vdso = getauxval(AT_SYSINFO_EHDR);
+    /* The vDSO is on the system loader's list but in no search scope;
+     * the system loader itself (AT_BASE: 0 when it was run as a command,
+     * and then found by name above) came with the program. */
+    uintptr_t vdso = getauxval(AT_SYSINFO_EHDR), interp = getauxval(AT_BASE);
     initial_all_usable = true;
     for (size_t i = 0; i < nviews; i++) {
         if (views[i].map->l_addr == vdso)
             views[i].usable = false;
-        else if (views[i].name && (!views[i].name[0] || strstr(views[i].name, "ld-linux")))
+        else if (views[i].name && (!views[i].name[0] || (interp && views[i].map->l_addr == interp)))
             views[i].initial = true;
         if (views[i].initial && !views[i].usable && views[i].map->l_addr != vdso)
             initial_all_usable = false;
@@ -346,12 +410,12 @@ static void mark_initial(void)
 static bool same_object(const struct view *v, const struct link_map *l)
 {
     /* Compared, not read: an unloaded object's name is freed memory. */
-    return v->map == l && v->addr == l->l_addr && v->ld == l->l_ld && v->mod.path == l->l_name;
+    return v->map == l && v->addr == l->l_addr && v->ld == l->l_ld && v->name_at == l->l_name;
 }
 
 static void new_view(struct view *v, struct link_map *l)
 {
-    *v = (struct view){.map = l, .addr = l->l_addr, .ld = l->l_ld, .name = strdup(l->l_name)};
+    *v = (struct view){.map = l, .addr = l->l_addr, .ld = l->l_ld, .name_at = l->l_name, .name = strdup(l->l_name)};
     v->usable = l->l_ld && v->name && fill_view(v);
 }
 
@@ -364,6 +428,9 @@ static bool views_room(size_t n)
         return false;
     views = nv;
     views_cap = n;
+    for (size_t i = 0; i < nviews; i++)
+        if (views[i].tables)
+            views[i].tables->view = &views[i];
     return true;
 }
 
@@ -400,6 +467,8 @@ static void refresh_views(void)
         if (k < nold) {
             *v = old[k];
             old[k] = old[--nold];
+            if (v->tables)
+                v->tables->view = v;
         } else {
             new_view(v, l);
         }
@@ -458,9 +527,10 @@ void host_begin(void)
         if (v->usable && nf) {
             if (!v->initial && first_runtime == SIZE_MAX)
                 first_runtime = nfilters;
-            filters[nfilters++] = (struct filter){
-                .bloom = v->bloom ? v->bloom : v->mod.gnu_buckets ? v->mod.gnu_bloom : NULL,
-                .mask = v->mod.gnu_bloom_size - 1, .shift = v->mod.gnu_bloom_shift, .initial = v->initial, .view = v};
+            const uint32_t *g = v->gnu_hash;
+            filters[nfilters++] = (struct filter){.bloom = v->bloom ? v->bloom : g ? gnu_bloom_of(g) : NULL,
+                                                  .mask = g ? g[2] - 1 : 0, .shift = g ? g[3] : 0,
+                                                  .initial = v->initial, .view = v};
             runtime_filters += !v->initial;
             if (v->initial)
                 all_key = all_key * 31 + (uintptr_t)v->map;
@@ -548,17 +618,18 @@ static void *system_answer(void *handle, const struct symref *ref)
  * are not in it (a host that keeps doing so made every load build it
  * anew). */
 
-static size_t gnu_chain_length(const struct module *m)
+static size_t gnu_chain_length(const uint32_t *h)
 {
+    const uint32_t *chain = gnu_chain_of(h), *buckets = chain - h[0];
     uint32_t last = 0;
-    for (uint32_t i = 0; i < m->gnu_nbuckets; i++)
-        if (m->gnu_buckets[i] > last)
-            last = m->gnu_buckets[i];
-    if (last < m->gnu_symoffset)
+    for (uint32_t i = 0; i < h[0]; i++)
+        if (buckets[i] > last)
+            last = buckets[i];
+    if (last < h[1])
         return 0;
-    while (!(m->gnu_chain[last - m->gnu_symoffset] & 1))
+    while (!(chain[last - h[1]] & 1))
         last++;
-    return last + 1 - m->gnu_symoffset;
+    return last + 1 - h[1];
 }
 
 /* Two bits in one word (one memory access a question), from the hash
@@ -586,7 +657,7 @@ static size_t host_names(void)
         if (!filters[i].bloom)
             return 0;
         if (!v->nhashed)
-            v->nhashed = gnu_chain_length(&v->mod) + 1;
+            v->nhashed = gnu_chain_length(v->gnu_hash) + 1;
         total += v->nhashed - 1;
     }
     return total;
@@ -609,10 +680,10 @@ static bool make_all_filter(size_t total)
     for (size_t i = 0; i < nfilters; i++) {
         if (!filters[i].view->initial)
             continue;
-        const struct module *m = &filters[i].view->mod;
+        const uint32_t *chain = gnu_chain_of(filters[i].view->gnu_hash);
         size_t n = filters[i].view->nhashed - 1;
         for (size_t k = 0; k < n; k++)
-            all_bloom[all_word(m->gnu_chain[k])] |= all_mask(m->gnu_chain[k]);
+            all_bloom[all_word(chain[k])] |= all_mask(chain[k]);
     }
     return true;
 }
@@ -672,9 +743,12 @@ static void *find_global(struct symref *ref)
         if (f->bloom && !bloom_passes(f->bloom, f->mask, f->shift, h))
             continue;
         struct view *v = f->view;
-        if (v->local || !searchable(v))
+        if (v->local || !readable(v) || (f->bloom && !chain_holds(v->gnu_hash, h)))
             continue;
-        const Elf64_Sym *sym = f->bloom ? find_gnu_chain(&v->mod, ref) : find_in_module(&v->mod, ref);
+        const struct module *m = searchable(v);
+        if (!m)
+            continue;
+        const Elf64_Sym *sym = f->bloom ? find_gnu_chain(m, ref) : find_in_module(m, ref);
         if (!sym)
             continue;
         void *scope = global_scope();
@@ -694,7 +768,7 @@ static void *find_global(struct symref *ref)
             }
             v->global = true;
         }
-        return symbol_address(&v->mod, sym);
+        return symbol_address(m, sym);
     }
     all_misses += ref->defined_here;
     return NULL;
@@ -708,7 +782,7 @@ static void *find_global(struct symref *ref)
 static const struct module *scope_view(size_t i, bool *covered)
 {
     *covered = views[i].initial && initial_all_usable;
-    return views[i].usable ? &views[i].mod : NULL;
+    return views[i].usable ? tables_of(&views[i]) : NULL;
 }
 
 const struct module *host_view_of(void *handle, bool *covered)
@@ -903,8 +977,12 @@ void host_describe(const void *addr, const char **file, const char **sym)
  * loader's from *I on, in its search order; NULL past the last. */
 const struct module *host_next_view(size_t *i)
 {
-    for (; active && *i < nviews; ++*i)
-        if (views[*i].usable && searchable(&views[*i]))
-            return &views[(*i)++].mod;
+    for (; active && *i < nviews; ++*i) {
+        const struct module *m = views[*i].usable ? searchable(&views[*i]) : NULL;
+        if (m) {
+            ++*i;
+            return m;
+        }
+    }
     return NULL;
 }

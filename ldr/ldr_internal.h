@@ -255,6 +255,27 @@ static inline bool gnu_bloom_passes(const struct module *m, uint32_t h)
     return bloom_passes(m->gnu_bloom, m->gnu_bloom_size - 1, m->gnu_bloom_shift, h);
 }
 
+/* GNU hash chains: from symbol I on, the first in its chain whose hash
+ * is H's (a chain's lowest bit marks its end); 0 once the chain ends
+ * (symbol 0 is in none). */
+static inline uint32_t gnu_chain_next(const uint32_t *chain, uint32_t symoffset, uint32_t i, uint32_t h)
+{
+    for (;; i++) {
+        uint32_t c = chain[i - symoffset];
+        if ((c | 1) == (h | 1))
+            return i;
+        if (c & 1)
+            return 0;
+    }
+}
+
+static inline uint32_t gnu_chain_first(const uint32_t *buckets, uint32_t nbuckets, const uint32_t *chain,
+                                       uint32_t symoffset, uint32_t h)
+{
+    uint32_t i = buckets[h % nbuckets];
+    return i < symoffset ? 0 : gnu_chain_next(chain, symoffset, i, h);
+}
+
 static inline const Elf64_Sym *find_in_module(const struct module *m, struct symref *ref)
 {
     if (!m->gnu_buckets)

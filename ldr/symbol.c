@@ -211,19 +211,14 @@ static bool consider(const struct module *m, size_t i, const struct symref *ref,
 /* After the Bloom filter (ldr_internal.h) let REF's hash pass. */
 const Elf64_Sym *find_gnu_chain(const struct module *m, const struct symref *ref)
 {
-    uint32_t h = ref->gnu_hash;
-    uint32_t i = m->gnu_buckets[h % m->gnu_nbuckets];
-    if (i < m->gnu_symoffset)
-        return NULL;
+    uint32_t h = ref->gnu_hash, off = m->gnu_symoffset;
     /* dynamic.c checked that every chain ends inside the symbol table. */
     const Elf64_Sym *best = NULL;
-    for (;; i++) {
-        uint32_t c = m->gnu_chain[i - m->gnu_symoffset];
-        if ((c | 1) == (h | 1) && consider(m, i, ref, &best))
+    for (uint32_t i = gnu_chain_first(m->gnu_buckets, m->gnu_nbuckets, m->gnu_chain, off, h); i;
+         i = m->gnu_chain[i - off] & 1 ? 0 : gnu_chain_next(m->gnu_chain, off, i + 1, h))
+        if (consider(m, i, ref, &best))
             return best;
-        if (c & 1)
-            return best;
-    }
+    return best;
 }
 
 const Elf64_Sym *find_sysv(const struct module *m, struct symref *ref)

@@ -275,6 +275,35 @@ START_TEST(test_host_list_changes_between_loads)
 }
 END_TEST
 
+/* libinitmain.so binds to the host's copy of libinitdep.so, a library
+ * the host loaded at run time, through its own scope: ldr reads that
+ * library's tables once, then the host's list changes under them between
+ * loads (an object before it goes, then one comes after it), which moves
+ * ldr's views of the host's objects. Each load must find the tables of
+ * the view where it now is (a stale one is freed memory: valgrind and
+ * ASan see it). */
+START_TEST(test_host_dep_tables_after_list_change)
+{
+    void *gone = dlopen(fixture("librtlocal.so"), RTLD_NOW | RTLD_LOCAL);
+    void *dep = dlopen(fixture("libinitdep.so"), RTLD_NOW | RTLD_LOCAL);
+    ck_assert_msg(gone && dep, "%s", dlerror());
+    void *came = NULL;
+    for (int round = 0; round < 3; round++) {
+        ldr_module *m = open_ok(fixture("libinitmain.so"), 0);
+        ck_assert_int_eq(((intfn *)sym_ok(m, "initmain_seen"))(), 5);
+        close_ok(m);
+        if (round == 0) {
+            ck_assert_int_eq(dlclose(gone), 0);
+        } else if (round == 1) {
+            came = dlopen(fixture("librtglobal.so"), RTLD_NOW | RTLD_LOCAL);
+            ck_assert_msg(came != NULL, "%s", dlerror());
+        }
+    }
+    ck_assert_int_eq(dlclose(came), 0);
+    ck_assert_int_eq(dlclose(dep), 0);
+}
+END_TEST
+
 /* libcyca.so needs libcycb.so needs libcyca.so. */
 START_TEST(test_cycle)
 {
@@ -689,6 +718,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, test_host_dep_same_file);
     tcase_add_test(tc, test_runtime_global_and_local);
     tcase_add_test(tc, test_host_list_changes_between_loads);
+    tcase_add_test(tc, test_host_dep_tables_after_list_change);
     tcase_add_test(tc, test_sym_in_host_dep);
     tcase_add_test(tc, test_cycle);
     suite_add_tcase(s, tc);
