@@ -27,13 +27,25 @@ fuzz: tests/fuzz/fuzz-ldr $(LOADER_FIXTURES) $(MAL_FIXTURES)
 		-artifact_prefix=tests/fuzz/found/ tests/fuzz/corpus tests/fuzz/seeds
 .PHONY: fuzz
 
+# make check-fuzz: the harness, once over each input it must come back
+# from: every crash input make check replays, and a library whose IFUNC
+# resolver begins with a breakpoint (tests/fuzz/trap-input.sh). Run by CI.
+FUZZ_TRAP = tests/fuzz/trap.so
+$(FUZZ_TRAP): $(LF)/libifunc_local.so $(srcdir)/tests/fuzz/trap-input.sh
+	$(AM_V_GEN)sh $(srcdir)/tests/fuzz/trap-input.sh $(LF)/libifunc_local.so $@
+
+check-fuzz: tests/fuzz/fuzz-ldr $(FUZZ_TRAP)
+	UBSAN_OPTIONS=print_stacktrace=1 ASAN_OPTIONS=detect_leaks=0 \
+		tests/fuzz/fuzz-ldr $(FUZZ_TRAP) $(srcdir)/tests/fuzz/crashes/*.bin
+.PHONY: check-fuzz
+
 clean-local: clean-fuzz
 clean-fuzz:
-	-rm -rf tests/fuzz/fuzz-ldr tests/fuzz/corpus tests/fuzz/seeds
+	-rm -rf tests/fuzz/fuzz-ldr tests/fuzz/corpus tests/fuzz/seeds $(FUZZ_TRAP)
 .PHONY: clean-fuzz
 
 TESTS += tests/fuzz/replay.sh
-EXTRA_DIST += tests/fuzz/fuzz.c tests/fuzz/replay.sh \
+EXTRA_DIST += tests/fuzz/fuzz.c tests/fuzz/replay.sh tests/fuzz/trap-input.sh \
 	tests/fuzz/crashes/misaligned-symtab.bin tests/fuzz/crashes/misaligned-symtab.expect \
 	tests/fuzz/crashes/misaligned-dynamic.bin tests/fuzz/crashes/misaligned-dynamic.expect \
 	tests/fuzz/crashes/unreadable-dynamic.bin tests/fuzz/crashes/unreadable-dynamic.expect \
