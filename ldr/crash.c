@@ -353,7 +353,7 @@ static bool search_table(const struct module *m, unw_dyn_info_t *di)
 }
 
 /* Reads LEN bytes at OFF of FD into a new buffer, or NULL. */
-static void *read_at(int fd, uint64_t off, uint64_t len, uint64_t size)
+static void *read_copy(int fd, uint64_t off, uint64_t len, uint64_t size)
 {
     if (off > size || len > size - off || len == 0)
         return NULL;
@@ -381,7 +381,7 @@ static void read_symtab(struct tracked *t)
         return;
     }
     uint64_t size = (uint64_t)st.st_size;
-    Elf64_Shdr *sh = read_at(fd, eh.e_shoff, (uint64_t)eh.e_shnum * sizeof *sh, size);
+    Elf64_Shdr *sh = read_copy(fd, eh.e_shoff, (uint64_t)eh.e_shnum * sizeof *sh, size);
     Elf64_Sym *syms = NULL;
     char *str = NULL;
     size_t nsyms = 0, strsz = 0;
@@ -389,8 +389,8 @@ static void read_symtab(struct tracked *t)
         if (sh[i].sh_type == SHT_SYMTAB && sh[i].sh_link < eh.e_shnum) {
             nsyms = sh[i].sh_size / sizeof *syms;
             strsz = sh[i].sh_link ? sh[sh[i].sh_link].sh_size : 0;
-            syms = read_at(fd, sh[i].sh_offset, nsyms * sizeof *syms, size);
-            str = syms ? read_at(fd, sh[sh[i].sh_link].sh_offset, strsz, size) : NULL;
+            syms = read_copy(fd, sh[i].sh_offset, nsyms * sizeof *syms, size);
+            str = syms ? read_copy(fd, sh[sh[i].sh_link].sh_offset, strsz, size) : NULL;
         }
     size_t count = 0;
     for (size_t i = 0; str && i < nsyms; i++)

@@ -17,7 +17,7 @@
  * the kernel for the whole address space. */
 #define MAX_SPAN ((uint64_t)1 << 40)
 
-static int read_at(const struct elf_file *f, void *buf, size_t len, off_t off)
+int read_at(const struct elf_file *f, void *buf, size_t len, off_t off)
 {
     size_t done = 0;
     while (done < len) {

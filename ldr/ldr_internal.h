@@ -202,6 +202,8 @@ struct elf_file {
 };
 enum { ELF_OK = 0, ELF_BAD = -1, ELF_WRONG_KIND = -2, ELF_MISSING = -3 };
 int read_elf(struct elf_file *f);
+/* LEN bytes of the file at OFF, whole, or an error naming the file. */
+int read_at(const struct elf_file *f, void *buf, size_t len, off_t off);
 int read_dynamic(const struct elf_file *f, Elf64_Dyn **dyn, size_t *n);
 
 /* map.c: the image in memory. */

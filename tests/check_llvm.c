@@ -2,10 +2,14 @@
  * and used through its C API: a context, a module with a function, the
  * module verified and printed as IR. This program links no LLVM and
  * declares the few functions it calls. The dlopen'd copy is the oracle. */
+#include <elf.h>
+#include <fcntl.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <ldr.h>
 
@@ -82,12 +86,90 @@ START_TEST(test_llvm_ir)
 }
 END_TEST
 
+/* The file's PT_GNU_RELRO, [*start, *end). */
+static void file_relro(const char *path, uint64_t *start, uint64_t *end)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    Elf64_Ehdr eh;
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(pread(fd, &eh, sizeof eh, 0), sizeof eh);
+    *start = *end = 0;
+    for (unsigned i = 0; i < eh.e_phnum; i++) {
+        Elf64_Phdr ph;
+        ck_assert_int_eq(pread(fd, &ph, sizeof ph, eh.e_phoff + i * sizeof ph), sizeof ph);
+        if (ph.p_type == PT_GNU_RELRO) {
+            *start = ph.p_vaddr;
+            *end = ph.p_vaddr + ph.p_memsz;
+        }
+    }
+    close(fd);
+    ck_assert_uint_gt(*end, *start);
+}
+
+/* The /proc/self/maps entry holding ADDR: its permissions and path ("" for
+ * anonymous memory). */
+static void maps_entry(uintptr_t addr, char perms[5], char *path, size_t pathsz)
+{
+    FILE *f = fopen("/proc/self/maps", "re");
+    char line[1024];
+    bool found = false;
+    ck_assert_ptr_nonnull(f);
+    while (!found && fgets(line, sizeof line, f)) {
+        unsigned long lo, hi;
+        int n = 0;
+        if (sscanf(line, "%lx-%lx %4s %*s %*s %*s %n", &lo, &hi, perms, &n) < 3 || addr < lo || addr >= hi)
+            continue;
+        snprintf(path, pathsz, "%s", n ? line + n : "");
+        path[strcspn(path, "\n")] = 0;
+        found = true;
+    }
+    fclose(f);
+    ck_assert_msg(found, "no mapping holds %#lx", (unsigned long)addr);
+}
+
+/* libLLVM's RELRO (8 MiB, nearly every page of it written by relocation)
+ * is read into anonymous memory the kernel may back with huge pages,
+ * where the system has transparent huge pages, and mapped from the file
+ * with LDR_HUGEPAGES=0 (loop 1); read-only once loaded, either way. That
+ * every byte of it is the file's or a relocation's is ldrdiff's to check
+ * (tests/diff/diff.sh). */
+START_TEST(test_llvm_relro_read)
+{
+    bool off = _i == 1;
+    if (off)
+        setenv("LDR_HUGEPAGES", "0", 1);
+    char thp[128] = "";
+    FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "re");
+    if (f) {
+        if (!fgets(thp, sizeof thp, f))
+            thp[0] = 0;
+        fclose(f);
+    }
+    bool anonymous = !off && thp[0] && !strstr(thp, "[never]");
+    uint64_t relro_start, relro_end;
+    file_relro(LIBLLVM, &relro_start, &relro_end);
+    ldr_module *m = ldr_open(LIBLLVM, LDR_NOINIT);
+    ck_assert_msg(m != NULL, "%s", ldr_error());
+    struct ldr_info info;
+    ck_assert_int_eq(ldr_info(m, &info), 0);
+    char perms[5], path[512];
+    maps_entry(info.base + ((relro_start + relro_end) / 2 & ~(uint64_t)4095), perms, path, sizeof path);
+    ck_assert_str_eq(perms, "r--p");
+    if (anonymous)
+        ck_assert_msg(path[0] == 0, "RELRO is mapped from %s (transparent huge pages: %s)", path, thp);
+    else
+        ck_assert_msg(strstr(path, "libLLVM-15") != NULL, "RELRO is mapped from '%s', not the file", path);
+    ck_assert_int_eq(ldr_close(m), 0);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("llvm");
     TCase *tc = tcase_create("llvm");
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, test_llvm_ir, 0, TLS_NLOADERS);
+    tcase_add_loop_test(tc, test_llvm_relro_read, 0, 2);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }

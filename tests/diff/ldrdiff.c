@@ -7,7 +7,10 @@
  * a pointer into the library, or into a dependency each world loaded for
  * itself, compares equal; the C runtime and the host's libraries are one
  * copy shared by both worlds. The relocations are read from the file by
- * this program's own parser, independent of ldr's.
+ * this program's own parser, independent of ldr's. Every other byte of
+ * ldr's copy of the writable segments' file contents must be the file's:
+ * what no relocation writes comes from the file unchanged, however ldr
+ * brought it into memory.
  *
  *   ldrdiff [--order=ldr|dlopen] [--show=N] LIB
  *   ldrdiff --dlopen-only LIB
@@ -555,6 +558,32 @@ static bool hosts_definition(const char *name, uintptr_t addr)
     return dladdr((void *)addr, &di) && di.dli_sname && strcmp(di.dli_sname, name) == 0;
 }
 
+/* Bytes of the writable segments' file contents in ldr's image at BASE
+ * that differ from the file's, outside the words relocations wrote (L's
+ * words, sorted); *FIRST: the file vaddr of the first. */
+static size_t data_differences(const struct lib *l, uintptr_t base, uint64_t *first)
+{
+    size_t n = 0, w = 0;
+    for (size_t i = 0; i < l->phnum; i++) {
+        const Elf64_Phdr *p = &l->phdr[i];
+        if (p->p_type != PT_LOAD || !(p->p_flags & PF_W) || p->p_offset > l->size ||
+            p->p_filesz > l->size - p->p_offset)
+            continue;
+        const unsigned char *file = l->data + p->p_offset, *mem = (const unsigned char *)(base + p->p_vaddr);
+        while (w < l->nwords && l->words[w].off + 8 <= p->p_vaddr)
+            w++;
+        for (uint64_t at = 0; at < p->p_filesz; at++) {
+            while (w < l->nwords && l->words[w].off + 8 <= p->p_vaddr + at)
+                w++;
+            if (w < l->nwords && l->words[w].off <= p->p_vaddr + at)
+                continue; /* inside a relocated word */
+            if (mem[at] != file[at] && !n++)
+                *first = p->p_vaddr + at;
+        }
+    }
+    return n;
+}
+
 static int compare(struct lib *l, uintptr_t sys_base, ldr_module *m, int show)
 {
     struct ldr_info info;
@@ -609,10 +638,14 @@ static int compare(struct lib *l, uintptr_t sys_base, ldr_module *m, int show)
         d[differ++] = (struct difference){w, sm, lm};
     }
     size_t initialized = differ ? drop_initialized(l, m, d, &differ) : 0;
-    if (differ)
+    uint64_t first_byte = 0;
+    size_t bytes = data_differences(l, info.base, &first_byte);
+    if (differ || bytes)
         printf("DIFF %s: %zu of %zu words differ", l->path, differ, compared);
     else
         printf("OK %s: %zu words compared", l->path, compared);
+    if (bytes)
+        printf(", %zu bytes of data not from the file (the first at +%#lx)", bytes, (unsigned long)first_byte);
     if (hooked)
         printf(", %zu bound to ldr's own implementations", hooked);
     if (initialized)
@@ -629,7 +662,7 @@ static int compare(struct lib *l, uintptr_t sys_base, ldr_module *m, int show)
                *name ? " " : "", name, a, b);
     }
     free(d);
-    return differ ? DIFF : OK;
+    return differ || bytes ? DIFF : OK;
 }
 
 static uintptr_t sys_base_of(void *h)
