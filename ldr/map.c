@@ -58,6 +58,44 @@ static bool huge_pages_usable(void)
     return u;
 }
 
+/* Free blocks of at least a huge page, in huge pages, over the zones
+ * /proc/buddyinfo lists but DMA (which the kernel keeps for itself); 0
+ * when it cannot be read. Lines read "Node 0, zone   Normal  C0 ... C10",
+ * the free blocks of each order. */
+static size_t free_huge_pages(void)
+{
+    char buf[4096];
+    int fd = open("/proc/buddyinfo", O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof buf - 1);
+    if (fd >= 0)
+        close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = 0;
+    size_t total = 0;
+    for (char *line = buf, *next; line; line = next) {
+        if ((next = strchr(line, '\n')))
+            *next++ = 0;
+        char *p = strstr(line, "zone");
+        if (!p)
+            continue;
+        for (p += 4; *p == ' '; p++)
+            ;
+        if (strncmp(p, "DMA ", 4) == 0 || !(p = strchr(p, ' ')))
+            continue;
+        for (unsigned order = 0;; order++) {
+            char *end;
+            unsigned long count = strtoul(p, &end, 10);
+            if (end == p)
+                break;
+            if (order >= 9)
+                total += count << (order - 9);
+            p = end;
+        }
+    }
+    return total;
+}
+
 /* Where the writable segment P's RELRO pages end, when they are read
  * from the file into anonymous memory rather than mapped: 0 if not.
  * Relocation writes nearly every page of RELRO (it is data the linker put
@@ -65,17 +103,21 @@ static bool huge_pages_usable(void)
  * first write, one fault a page (libLLVM-15: 2 000 pages, 4.4 to 5.5 ms
  * on a 2-CPU VM), where read into memory the kernel may back with huge
  * pages it costs 1.8 to 2.3 ms. Only for a RELRO that begins on the
- * segment's first page and holds a whole aligned huge page; the rest of
- * the segment (.data, which relocation may leave untouched) is mapped. */
+ * segment's first page and holds a whole aligned huge page (the rest of
+ * the segment, .data, which relocation may leave untouched, is mapped),
+ * and only while the kernel has free blocks for twice the huge pages it
+ * would take: short of them it would compact memory first, a stall of
+ * milliseconds. */
 static uintptr_t relro_read_end(const struct module *m, const Elf64_Phdr *p)
 {
     uintptr_t start = PAGE_DOWN(m->base + p->p_vaddr);
     uintptr_t end = PAGE_DOWN(m->base + m->relro_end);
     if (end > PAGE_DOWN(m->base + p->p_vaddr + p->p_filesz))
         end = PAGE_DOWN(m->base + p->p_vaddr + p->p_filesz);
+    uintptr_t first = (start + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1), last = end & ~(HUGE_PAGE - 1);
     if (prot_of(p->p_flags) != (PROT_READ | PROT_WRITE) || m->relro_end <= m->relro_start ||
-        PAGE_DOWN(m->relro_start) != PAGE_DOWN(p->p_vaddr) ||
-        ((start + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1)) + HUGE_PAGE > end || !huge_pages_usable())
+        PAGE_DOWN(m->relro_start) != PAGE_DOWN(p->p_vaddr) || last <= first || !huge_pages_usable() ||
+        free_huge_pages() < 2 * ((last - first) / HUGE_PAGE))
         return 0;
     return end;
 }
