@@ -134,6 +134,18 @@ static void fill_phdrs(size_t first)
     dl_iterate_phdr(find_phdrs, &q);
 }
 
+/* A DT_GNU_HASH table H: nbuckets, symoffset, bloom size and shift, then
+ * the Bloom filter, the buckets and the chains. */
+static const uint64_t *gnu_bloom_of(const uint32_t *h)
+{
+    return (const uint64_t *)(h + 4);
+}
+
+static const uint32_t *gnu_chain_of(const uint32_t *h)
+{
+    return (const uint32_t *)(gnu_bloom_of(h) + h[2]) + h[0];
+}
+
 /* M, from the dynamic section of V's object; false when that has no
  * symbol table ldr could search. *SONAME: its soname's offset in the
  * string table, plus one (0: none). */
@@ -173,9 +185,9 @@ static bool parse_view(struct view *v, struct module *m, size_t *soname)
             m->gnu_symoffset = h[1];
             m->gnu_bloom_size = h[2];
             m->gnu_bloom_shift = h[3];
-            m->gnu_bloom = (const uint64_t *)(h + 4);
-            m->gnu_buckets = (const uint32_t *)(m->gnu_bloom + h[2]);
-            m->gnu_chain = m->gnu_buckets + h[0];
+            m->gnu_bloom = gnu_bloom_of(h);
+            m->gnu_chain = gnu_chain_of(h);
+            m->gnu_buckets = m->gnu_chain - h[0];
             break;
         }
         }
@@ -212,7 +224,7 @@ static struct module *tables_of(struct view *v)
     if (!t)
         return NULL;
     size_t soname = 0;
-    parse_view(v, &t->mod, &soname);
+    parse_view(v, &t->mod, &soname); /* it said yes as the view was made */
     t->mod.needed = v->needed; /* the view's: freed with it */
     t->mod.nneeded = v->nneeded;
     t->view = v;
@@ -223,16 +235,6 @@ static struct module *tables_of(struct view *v)
 static struct view *view_of_module(const struct module *m)
 {
     return ((const struct view_tables *)m)->view;
-}
-
-static const uint64_t *gnu_bloom_of(const uint32_t *h)
-{
-    return (const uint64_t *)(h + 4);
-}
-
-static const uint32_t *gnu_chain_of(const uint32_t *h)
-{
-    return (const uint32_t *)(gnu_bloom_of(h) + h[2]) + h[0];
 }
 
 /* Whether the GNU hash table G has a symbol of hash H: what a Bloom
@@ -419,6 +421,14 @@ static void new_view(struct view *v, struct link_map *l)
     v->usable = l->l_ld && v->name && fill_view(v);
 }
 
+/* After the views moved: their tables point back to where they are. */
+static void settle_tables(void)
+{
+    for (size_t i = 0; i < nviews; i++)
+        if (views[i].tables)
+            views[i].tables->view = &views[i];
+}
+
 static bool views_room(size_t n)
 {
     if (n <= views_cap)
@@ -428,9 +438,7 @@ static bool views_room(size_t n)
         return false;
     views = nv;
     views_cap = n;
-    for (size_t i = 0; i < nviews; i++)
-        if (views[i].tables)
-            views[i].tables->view = &views[i];
+    settle_tables();
     return true;
 }
 
@@ -467,8 +475,6 @@ static void refresh_views(void)
         if (k < nold) {
             *v = old[k];
             old[k] = old[--nold];
-            if (v->tables)
-                v->tables->view = v;
         } else {
             new_view(v, l);
         }
@@ -476,6 +482,7 @@ static void refresh_views(void)
     for (size_t k = 0; k < nold; k++)
         forget_view(&old[k]);
     free(old);
+    settle_tables();
     fill_phdrs(kept);
     mark_initial();
 }
