@@ -208,6 +208,14 @@ int read_dynamic(const struct elf_file *f, Elf64_Dyn **dyn, size_t *n);
 
 /* map.c: the image in memory. */
 int map_image(struct module *m, const struct elf_file *f);
+/* Pages of the image from FIRST on, a bit each. */
+struct page_set {
+    uintptr_t first;
+    size_t npages;
+    uint64_t *bits;
+};
+void page_set_add(struct page_set *ps, uintptr_t addr);
+void populate_writes(struct module *m, struct page_set *ps);
 void *image_ptr(const struct module *m, uintptr_t vaddr, size_t len);
 const void *table_ptr(const struct module *m, uintptr_t vaddr, size_t len);
 const Elf64_Phdr *writable_segment(const struct module *m, uintptr_t vaddr, size_t len);
@@ -338,6 +346,7 @@ int hold_bound_object(struct module *m, void *handle);
 
 /* reloc.c: every dynamic relocation of every module of a load. */
 int relocate(struct load *ld);
+int prefault_relocations(struct module *m);
 
 /* scope.c: where a load's references bind, in the product's order. */
 struct binding {

@@ -149,6 +149,8 @@ int load_elf(struct elf_file *f, int flags, struct module **out)
     }
     free(dyn);
     if (r == 0)
+        r = prefault_relocations(m);
+    if (r == 0)
         r = tls_register(m);
     if (r < 0) {
         destroy_module(m);

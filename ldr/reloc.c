@@ -441,6 +441,102 @@ static int apply_relr(struct pass *p)
     return 0;
 }
 
+/* The pages relocation is about to write, found without reading every
+ * relocation: linkers sort a table by target, so from each entry read the
+ * search gallops to the first entry on a later page. Only the pages of
+ * entries read are marked, each in a writable segment; a table out of
+ * order leaves some pages to fault as they are written, no more. */
+struct marks {
+    const struct module *m;
+    struct page_set *ps;
+    struct window w;
+};
+
+static void mark(struct marks *mk, uintptr_t at)
+{
+    if (window_holds(mk->m, &mk->w, at))
+        page_set_add(mk->ps, mk->m->base + at);
+}
+
+static void mark_table(struct marks *mk, const Elf64_Rela *rel, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        uintptr_t page = rel[i].r_offset / 4096;
+        mark(mk, rel[i].r_offset);
+        size_t step = 1;
+        while (step < n - i && rel[i + step].r_offset / 4096 == page)
+            step *= 2;
+        /* The first entry on a later page lies in (i + step / 2, i + step]. */
+        size_t lo = i + step / 2, hi = step < n - i ? i + step : n;
+        while (hi - lo > 1) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (rel[mid].r_offset / 4096 == page)
+                lo = mid;
+            else
+                hi = mid;
+        }
+        i = hi;
+    }
+}
+
+static void mark_relr(struct marks *mk)
+{
+    const struct module *m = mk->m;
+    uintptr_t where = 0;
+    for (size_t i = 0; i < m->nrelr; i++) {
+        uint64_t entry = m->relr[i];
+        if (!(entry & 1)) {
+            mark(mk, entry);
+            where = entry + 8;
+            continue;
+        }
+        /* A bitmap's words span 504 bytes: two pages at most, those of its
+         * first and last relocated word. */
+        uint64_t bits = entry >> 1;
+        if (bits) {
+            mark(mk, where + (uintptr_t)__builtin_ctzll(bits) * 8);
+            mark(mk, where + (uintptr_t)(63 - __builtin_clzll(bits)) * 8);
+        }
+        where += 63 * 8;
+    }
+}
+
+/* Before anything writes the image: the pages relocation will write are
+ * copied at once (populate_writes), the image's writable span a bit a
+ * page, on the stack for any but a huge library. */
+int prefault_relocations(struct module *m)
+{
+    uintptr_t lo = UINTPTR_MAX, hi = 0;
+    for (size_t i = 0; i < m->phnum; i++) {
+        const Elf64_Phdr *p = &m->phdr[i];
+        if (p->p_type != PT_LOAD || !(p->p_flags & PF_W) || !p->p_memsz)
+            continue;
+        if (p->p_vaddr < lo)
+            lo = p->p_vaddr;
+        if (p->p_vaddr + p->p_memsz > hi)
+            hi = p->p_vaddr + p->p_memsz;
+    }
+    if (hi <= lo)
+        return 0;
+    uint64_t local[64];
+    struct page_set ps = {.first = (m->base + lo) & ~(uintptr_t)4095};
+    ps.npages = ((m->base + hi + 4095) & ~(uintptr_t)4095) - ps.first;
+    ps.npages /= 4096;
+    size_t words = (ps.npages + 63) / 64;
+    ps.bits = words <= sizeof local / sizeof *local ? local : malloc(words * sizeof *ps.bits);
+    if (!ps.bits)
+        return fail(m->path, "out of memory");
+    memset(ps.bits, 0, words * sizeof *ps.bits);
+    struct marks mk = {.m = m, .ps = &ps};
+    mark_relr(&mk);
+    mark_table(&mk, m->rela, m->nrela);
+    mark_table(&mk, m->jmprel, m->njmprel);
+    populate_writes(m, &ps);
+    if (ps.bits != local)
+        free(ps.bits);
+    return 0;
+}
+
 /* The relocations most of a library has take a loop of their own: a
  * RELATIVE word, and a symbol's whose value an earlier relocation already
  * settled, inside the writable segment of the one before. The rest, and

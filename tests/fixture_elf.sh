@@ -28,6 +28,11 @@ has libreloc.so -r 'R_X86_64_GLOB_DAT .* stdout'
 has libsparse.so --dyn-syms ' 0x40000 OBJECT +GLOBAL .* sparse_numbers'
 atleast libsparse.so 64 8
 
+# 256 pages of pointers, every word relocated: through RELA, and through RELR.
+atleast libpointers.so RELATIVE 131072
+has libpointers_relr.so -d '\(RELR\)'
+[ "$(relocs libpointers_relr.so RELATIVE)" -eq 0 ] || bad "libpointers_relr.so: RELATIVE relocations left unpacked"
+
 # A writable segment far past the others, page-aligned segments: a gap.
 has libgap.so -l 'LOAD +0x[0-9a-f]+ 0x0+80000 .* RW +0x1000$'
 has libgap.so -l 'LOAD +0x[0-9a-f]+ 0x0+2000 .* R +0x1000$'

@@ -27,7 +27,8 @@ LOADER_FIXTURES = \
 	$(LF)/stub/libcyca.so $(LF)/libcycb.so $(LF)/libcyca.so \
 	$(LF)/stub/libmissing.so $(LF)/libmissing.so $(LF)/libunres.so \
 	$(LF)/libldrun.so $(LF)/libthr_a.so $(LF)/libthr_b.so $(LF)/libsparse.so \
-	$(LF)/libgap.so $(LF)/loader-env.sh
+	$(LF)/libgap.so $(LF)/libpointers.so $(LF)/libpointers_relr.so \
+	$(LF)/loader-env.sh
 
 check_DATA += $(LOADER_FIXTURES)
 CLEANFILES += $(LOADER_FIXTURES)
@@ -44,6 +45,14 @@ $(LF)/loader-env.sh: Makefile
 $(LF)/libsparse.so: $(LF_SRC)/sparse.c
 	$(LF_MK)
 	$(AM_V_GEN)$(LF_CC) -o $@ $(LF_SRC)/sparse.c
+
+$(LF)/libpointers.so: $(LF_SRC)/pointers.c
+	$(LF_MK)
+	$(AM_V_GEN)$(LF_CC) -Wl,-z,nopack-relative-relocs -o $@ $(LF_SRC)/pointers.c
+
+$(LF)/libpointers_relr.so: $(LF_SRC)/pointers.c
+	$(LF_MK)
+	$(AM_V_GEN)$(LF_CC) -Wl,-z,pack-relative-relocs -o $@ $(LF_SRC)/pointers.c
 
 $(LF)/libgap.so: $(LF_SRC)/gap.c
 	$(LF_MK)
@@ -261,7 +270,7 @@ EXTRA_DIST += tests/fixture_elf.sh tests/elf_checks.sh tests/ldrun.sh \
 	tests/fixtures/ldrun.c tests/fixtures/missing_link.c \
 	tests/fixtures/missing_link.map tests/fixtures/missing_run.c \
 	tests/fixtures/missing_run.map tests/fixtures/origin.c \
-	tests/fixtures/origindep.c tests/fixtures/reloc.c tests/fixtures/relr.c tests/fixtures/sparse.c tests/fixtures/gap.c \
+	tests/fixtures/origindep.c tests/fixtures/reloc.c tests/fixtures/relr.c tests/fixtures/sparse.c tests/fixtures/pointers.c tests/fixtures/gap.c \
 	tests/fixtures/symbolic.c tests/fixtures/thr.c tests/fixtures/unres.c \
 	tests/fixtures/ver.c tests/fixtures/ver.map tests/fixtures/ver_old.c \
 	tests/fixtures/ver_old.map tests/fixtures/ver_user.c tests/fixtures/weak.c tests/fixtures/packed.c \
