@@ -22,7 +22,7 @@ struct error_state {
 
 static __attribute__((tls_model("initial-exec"))) __thread struct error_state *state;
 static pthread_key_t key;
-static pthread_once_t once = PTHREAD_ONCE_INIT;
+static int once;
 /* When a thread's own cannot be had: shared, but never missing. */
 static struct error_state no_memory = {.message = "ldr: out of memory for an error message"};
 
@@ -40,7 +40,7 @@ static void make_key(void)
 static struct error_state *thread_state(void)
 {
     if (!state) {
-        pthread_once(&once, make_key);
+        run_once(&once, make_key);
         state = calloc(1, sizeof *state);
         if (!state)
             return &no_memory;

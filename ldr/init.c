@@ -188,7 +188,7 @@ struct thread_dtor {
 extern void *__dso_handle;
 static int (*host_thread_atexit)(void (*)(void *), void *, void *);
 static pthread_key_t dtor_key;
-static pthread_once_t dtor_once = PTHREAD_ONCE_INIT;
+static int dtor_once;
 
 static void run_thread_dtor(void *p)
 {
@@ -220,7 +220,7 @@ static void setup_thread_dtors(void)
 
 int ldr_cxa_thread_atexit(void (*fn)(void *), void *obj, void *dso)
 {
-    pthread_once(&dtor_once, setup_thread_dtors);
+    run_once(&dtor_once, setup_thread_dtors);
     struct thread_dtor *d = malloc(sizeof *d);
     if (!d)
         return -1;

@@ -4,6 +4,7 @@
 #define LDR_INTERNAL_H
 
 #include <elf.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -154,6 +155,24 @@ struct module {
     bool relocated, initialized, finalized;
     bool eh_pending;           /* to register once there is an unwinder */
 };
+
+/* pthread_once without its system call: glibc's wakes waiters with a
+ * futex call after every first run, waiting or not, and the first load of
+ * a process runs several. Callers that come while FN runs yield until it
+ * is done. STATE starts at 0. */
+static inline void run_once(int *state, void (*fn)(void))
+{
+    if (__atomic_load_n(state, __ATOMIC_ACQUIRE) == 2)
+        return;
+    int idle = 0;
+    if (__atomic_compare_exchange_n(state, &idle, 1, false, __ATOMIC_ACQUIRE, __ATOMIC_ACQUIRE)) {
+        fn();
+        __atomic_store_n(state, 2, __ATOMIC_RELEASE);
+        return;
+    }
+    while (__atomic_load_n(state, __ATOMIC_ACQUIRE) != 2)
+        sched_yield();
+}
 
 /* error.c: "FILE: reason" for ldr_error(). fail() always returns -1. */
 int fail(const char *file, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

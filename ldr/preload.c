@@ -122,8 +122,8 @@ static void setup(void)
 
 static void ready(void)
 {
-    static pthread_once_t once = PTHREAD_ONCE_INIT;
-    pthread_once(&once, setup);
+    static int once;
+    run_once(&once, setup);
 }
 
 /* The handles ldr gave out, with how many dlopen calls each answers. */

@@ -66,7 +66,7 @@ static struct slot *slots;
 static size_t nslots;
 static struct tls_vector *threads; /* every thread's vector */
 static pthread_key_t exit_key;
-static pthread_once_t once = PTHREAD_ONCE_INIT;
+static int once;
 
 static uintptr_t thread_pointer(void)
 {
@@ -133,10 +133,10 @@ static void setup(void)
  * it through __tls_get_addr, which is a normal call). */
 void tls_prepare(bool descriptor)
 {
-    static pthread_once_t measured = PTHREAD_ONCE_INIT;
-    pthread_once(&once, setup);
+    static int measured;
+    run_once(&once, setup);
     if (descriptor)
-        pthread_once(&measured, measure_xsave);
+        run_once(&measured, measure_xsave);
 }
 
 int tls_register(struct module *m)

@@ -71,8 +71,8 @@ static void setup_once(void)
 
 void trace_setup(void)
 {
-    static pthread_once_t once = PTHREAD_ONCE_INIT;
-    pthread_once(&once, setup_once);
+    static int once;
+    run_once(&once, setup_once);
 }
 
 void trace_line(unsigned category, const char *fmt, ...)
