@@ -103,6 +103,39 @@ static const char *cache_str(uint32_t off)
     return cache_data + off;
 }
 
+/* The cache's order (ldconfig's): runs of digits compare by their value,
+ * a digit after anything else; otherwise bytes. */
+static int cache_order(const char *a, const char *b)
+{
+    while (*a) {
+        bool da = *a >= '0' && *a <= '9', db = *b >= '0' && *b <= '9';
+        if (da && db) {
+            unsigned long va = 0, vb = 0;
+            while (*a >= '0' && *a <= '9')
+                va = va * 10 + (unsigned)(*a++ - '0');
+            while (*b >= '0' && *b <= '9')
+                vb = vb * 10 + (unsigned)(*b++ - '0');
+            if (va != vb)
+                return va < vb ? -1 : 1;
+        } else if (da != db) {
+            return da ? 1 : -1;
+        } else if (*a != *b) {
+            return (unsigned char)*a - (unsigned char)*b;
+        } else {
+            a++, b++;
+        }
+    }
+    return -(unsigned char)*b;
+}
+
+static bool cache_usable(const struct cache_entry_raw *e)
+{
+    return e->flags == CACHE_X86_64_LIBC6 && !e->hwcap;
+}
+
+/* Entries are sorted by name, last first: a binary search finds one of
+ * NAME's, its neighbours hold the others (other ABIs, hwcaps). A search
+ * reads a few of the cache's pages, not all of them. */
 static const char *cache_lookup(const char *name)
 {
     cache_open();
@@ -113,14 +146,38 @@ static const char *cache_lookup(const char *name)
     if (n > (cache_size - CACHE_HEADER) / sizeof(struct cache_entry_raw))
         return NULL;
     const struct cache_entry_raw *e = (const void *)(cache_data + CACHE_HEADER);
-    for (uint32_t i = 0; i < n; i++) {
-        if (e[i].flags != CACHE_X86_64_LIBC6 || e[i].hwcap)
-            continue;
-        const char *key = cache_str(e[i].key);
-        if (key && strcmp(key, name) == 0)
-            return cache_str(e[i].value);
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        const char *key = cache_str(e[mid].key);
+        int c = key ? cache_order(name, key) : 1;
+        if (c == 0) {
+            for (lo = mid; lo > 0 && (key = cache_str(e[lo - 1].key)) && strcmp(key, name) == 0;)
+                lo--;
+            for (size_t i = lo; i < n && (key = cache_str(e[i].key)) && strcmp(key, name) == 0; i++)
+                if (cache_usable(&e[i]))
+                    return cache_str(e[i].value);
+            return NULL;
+        }
+        if (c > 0)
+            hi = mid;
+        else
+            lo = mid + 1;
     }
     return NULL;
+}
+
+/* What dlopen is given for a system library: the path /etc/ld.so.cache
+ * names for it, where the system loader's own search would end there too
+ * (no LD_LIBRARY_PATH before it). Given a bare name, the system loader
+ * opens, maps and unmaps the cache at each dlopen (a first dlopen of
+ * libgcc_s took 390 us by name, 240 by path, on a 2-CPU VM); ldr maps it
+ * once. A library missing from the cache goes by name. */
+static const char *system_library_path(const char *name)
+{
+    const char *paths = getauxval(AT_SECURE) ? NULL : getenv("LD_LIBRARY_PATH");
+    const char *cached = paths && *paths ? NULL : cache_lookup(name);
+    return cached ? cached : name;
 }
 
 /* The directory of M's file, symbolic links resolved, for $ORIGIN: only a
@@ -293,10 +350,12 @@ static int load_dep(struct load *ld, struct module *m, const char *name)
          * lazily, unless the library or LD_BIND_NOW asks otherwise (ldr's
          * modules are bound at load; libstdc++'s thousand PLT entries
          * need not be, for a C++ plugin to load). */
-        h = dlopen(name, RTLD_LAZY | RTLD_LOCAL);
+        const char *given = system_library_path(name);
+        h = dlopen(given, RTLD_LAZY | RTLD_LOCAL);
         if (!h)
             return fail(m->path, "system library %s: %s", name, dlerror());
-        trace(T_FILES, "%s: needs %s: the system loader's copy", m->path, name);
+        trace(T_FILES, "%s: needs %s: the system loader's copy, loaded %s%s", m->path, name,
+              given == name ? "by its own search for " : "from ", given);
         return add_dep(m, (struct dep){.host = h, .counted = true});
     }
     h = host_object_named(name);
