@@ -94,6 +94,7 @@ struct module {
     uintptr_t tables_vaddr;
     size_t tables_len;
     uintptr_t relro_start, relro_end; /* file vaddrs, 0/0 without RELRO */
+    uintptr_t relro_read_end;  /* RELRO read into memory up to here (map.c), 0: mapped */
 
     /* the dynamic section, every pointer checked against the image */
     const Elf64_Dyn *dynamic;

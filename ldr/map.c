@@ -155,6 +155,8 @@ static int map_segment(struct module *m, const struct elf_file *f, const Elf64_P
         off_t off = PAGE_DOWN(p->p_offset);
         if (read_end && read_relro(m, f, start, read_end, off) < 0)
             return -1;
+        if (read_end)
+            m->relro_read_end = read_end - m->base;
         if (PAGE_UP(file_end) > mapped && mmap((void *)mapped, PAGE_UP(file_end) - mapped, prot, MAP_PRIVATE | MAP_FIXED,
                                                f->fd, off + (off_t)(mapped - start)) == MAP_FAILED)
             return fail(m->path, "cannot map segment at %#llx: %s",
