@@ -235,6 +235,7 @@ struct page_set {
     uint64_t *bits;
 };
 void page_set_add(struct page_set *ps, uintptr_t addr);
+void prefault(void *start, size_t len);
 void populate_writes(struct module *m, struct page_set *ps);
 void *image_ptr(const struct module *m, uintptr_t vaddr, size_t len);
 const void *table_ptr(const struct module *m, uintptr_t vaddr, size_t len);

@@ -359,6 +359,19 @@ static bool page_marked(const struct page_set *ps, size_t i)
     return ps->bits[i / 64] >> (i % 64) & 1;
 }
 
+/* Faults in at once the whole pages of [START, START+LEN), about to be
+ * written: one system call, where each page would trap on its first write
+ * (see populate_writes). Nothing happens without MADV_POPULATE_WRITE
+ * (before Linux 5.14), or to memory that cannot be written. */
+void prefault(void *start, size_t len)
+{
+    static bool unsupported;
+    uintptr_t from = PAGE_UP((uintptr_t)start), to = PAGE_DOWN((uintptr_t)start + len);
+    if (to > from && !__atomic_load_n(&unsupported, __ATOMIC_RELAXED) &&
+        madvise((void *)from, to - from, MADV_POPULATE_WRITE) < 0 && errno == EINVAL)
+        __atomic_store_n(&unsupported, true, __ATOMIC_RELAXED);
+}
+
 /* Copies, in one system call per run, the pages of PS (which relocation
  * is about to write) and those where a writable segment's .bss begins,
  * which are then cleared. Each page is copied on its first write either
@@ -370,13 +383,12 @@ static bool page_marked(const struct page_set *ps, size_t i)
  * Linux 5.14) they fault as they are written. */
 void populate_writes(struct module *m, struct page_set *ps)
 {
-    static bool unsupported;
     for (size_t i = 0; i < m->phnum; i++) {
         uintptr_t at = bss_in_page(m, &m->phdr[i]);
         if (at)
             page_set_add(ps, at);
     }
-    for (size_t i = 0; i < ps->npages && !__atomic_load_n(&unsupported, __ATOMIC_RELAXED);) {
+    for (size_t i = 0; i < ps->npages;) {
         if (!page_marked(ps, i)) {
             i++;
             continue;
@@ -384,8 +396,7 @@ void populate_writes(struct module *m, struct page_set *ps)
         size_t run = i;
         while (i < ps->npages && page_marked(ps, i))
             i++;
-        if (madvise((void *)(ps->first + run * PAGE), (i - run) * PAGE, MADV_POPULATE_WRITE) < 0 && errno == EINVAL)
-            __atomic_store_n(&unsupported, true, __ATOMIC_RELAXED);
+        prefault((void *)(ps->first + run * PAGE), (i - run) * PAGE);
     }
     for (size_t i = 0; i < m->phnum; i++) {
         uintptr_t at = bss_in_page(m, &m->phdr[i]);

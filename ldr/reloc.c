@@ -617,8 +617,12 @@ static int relocate_module(struct load *ld, struct module *m, struct missing *mi
 {
     struct pass p = {.ld = ld, .m = m, .missing = missing};
     size_t nsyms = m->nsyms ? m->nsyms : 1;
-    if (!(p.values = malloc(nsyms * (sizeof *p.values + sizeof *p.states))))
+    size_t size = nsyms * (sizeof *p.values + sizeof *p.states);
+    if (!(p.values = malloc(size)))
         return fail(m->path, "out of memory");
+    /* Fresh memory the walk fills as it goes: SQLite's 13 KiB, a fault a
+     * page, or a first load's heap pages at once. */
+    prefault(p.values, size);
     p.states = (uint8_t *)(p.values + nsyms);
     memset(p.states, UNKNOWN, nsyms);
     int r = apply_relr(&p);
