@@ -164,6 +164,8 @@ static ldr_module *open_locked(const char *path, int flags)
 
 LDR_API ldr_module *ldr_open(const char *path, int flags)
 {
+    static int warm;
+    run_once(&warm, prefault_self);
     trace_setup();
     if (!path || !*path) {
         fail(NULL, "ldr_open: no path given");
