@@ -758,13 +758,17 @@ static void *find_global(struct symref *ref)
         const Elf64_Sym *sym = f->bloom ? find_gnu_chain(m, ref) : find_in_module(m, ref);
         if (!sym)
             continue;
-        void *scope = global_scope();
-        if (!scope)
-            return NULL;
         answered = v->initial ? NULL : v;
-        if (ELF64_ST_TYPE(sym->st_info) == STT_TLS)
-            return system_answer(scope, ref);
+        /* The global scope's handle (a dlopen of the program, taken once)
+         * for the system loader's own answers only. */
+        if (ELF64_ST_TYPE(sym->st_info) == STT_TLS) {
+            void *scope = global_scope();
+            return scope ? system_answer(scope, ref) : NULL;
+        }
         if (!v->initial && !v->global) {
+            void *scope = global_scope();
+            if (!scope)
+                return NULL;
             void *theirs = dlsym(scope, ref->name);
             if (!theirs && ref->version)
                 theirs = dlvsym(scope, ref->name, ref->version);
@@ -853,6 +857,9 @@ void *host_find(void *handle, struct symref *ref)
     answered = NULL;
     if (handle == RTLD_DEFAULT && active && !ref->newest)
         return find_global(ref);
+    for (size_t i = 0; handle != RTLD_DEFAULT && i < nviews; i++)
+        if (views[i].map == handle && views[i].initial && !views[i].handle)
+            views[i].handle = hold(&views[i]);
     void *first = dlsym(handle, ref->name);
     if (!first)
         return ref->version ? dlvsym(handle, ref->name, ref->version) : NULL;
@@ -868,24 +875,22 @@ void *host_find(void *handle, struct symref *ref)
     return ref->version ? dlvsym(handle, ref->name, ref->version) : first;
 }
 
-/* A handle on NAME when NAME is one of the objects loaded with the
- * program: those are never unloaded, so that the first module needing one
- * takes the handle for good (the system loader sets up what dlsym reads
- * of an object at its first dlopen, not before), and every later one is
- * spared a dlopen and a dlclose. NULL for any other. The list, read by
- * the first load that gets here, is right about these whatever came and
- * went since. */
+/* The handle of NAME when NAME is one of the objects loaded with the
+ * program: its link_map, which is the system loader's handle for it.
+ * Those are never unloaded, and need no reference; but the system loader
+ * sets up what dlsym reads of an object at its first dlopen, not before,
+ * so that host_find takes one, for good, when dlsym is first to search
+ * it (searches during a load read ldr's view of it instead: most loads
+ * never ask). NULL for any other. The list, read by the first load that
+ * gets here, is right about these whatever came and went since. */
 void *host_startup_object(const char *name)
 {
     if (!views)
         update_views();
     for (size_t i = 0; i < nviews; i++) {
         struct view *v = &views[i];
-        if (v->initial && v->usable && v->map->l_name[0] && names(v, name)) {
-            if (!v->handle)
-                v->handle = hold(v);
-            return v->handle;
-        }
+        if (v->initial && v->usable && v->map->l_name[0] && names(v, name))
+            return v->map;
     }
     return NULL;
 }
