@@ -305,10 +305,38 @@ static int check_relocs(struct module *m, struct raw *r)
     return 0;
 }
 
+/* The tables a load reads from end to end (symbol, hash and version
+ * tables, relocations) mapped in at once: from the lowest address any of
+ * them begins at to the furthest end of those whose size is known, on
+ * both sides of the string table, of which a load reads some names only
+ * (libLLVM's: megabytes). They lie together in the first segment, as a
+ * rule (prefault_tables checks). */
+static void prefault_span(const struct module *m, const struct raw *r)
+{
+    const uint64_t starts[] = {r->symtab, r->hash, r->gnu_hash, r->versym, r->verdef,
+                               r->verneed, r->rela, r->jmprel, r->relr};
+    const uint64_t ends[] = {r->rela + r->relasz, r->jmprel + r->pltrelsz, r->relr + r->relrsz};
+    uint64_t lo = UINT64_MAX, hi = 0;
+    for (size_t i = 0; i < sizeof starts / sizeof *starts; i++)
+        if (starts[i] && starts[i] < lo)
+            lo = starts[i];
+    for (size_t i = 0; i < sizeof ends / sizeof *ends; i++)
+        if (ends[i] > hi)
+            hi = ends[i];
+    if (r->strtab > lo && r->strtab < hi && r->strsz < hi - r->strtab) {
+        prefault_tables(m, lo, r->strtab);
+        lo = r->strtab + r->strsz;
+    }
+    prefault_tables(m, lo, hi);
+}
+
 int parse_dynamic(struct module *m, const Elf64_Dyn *dyn, size_t n)
 {
     struct raw r = {0};
-    if (collect(m, &r, dyn, n) < 0 || check_strings(m, &r) < 0)
+    if (collect(m, &r, dyn, n) < 0)
+        return -1;
+    prefault_span(m, &r);
+    if (check_strings(m, &r) < 0)
         return -1;
     if (r.textrel || (r.flags & DF_TEXTREL))
         return BAD("has text relocations (DT_TEXTREL); ldr never makes code writable, rebuild with -fPIC");

@@ -237,6 +237,7 @@ struct page_set {
 void page_set_add(struct page_set *ps, uintptr_t addr);
 void prefault(void *start, size_t len);
 void prefault_self(void);
+void prefault_tables(const struct module *m, uint64_t lo, uint64_t hi);
 void populate_writes(struct module *m, struct page_set *ps);
 void *image_ptr(const struct module *m, uintptr_t vaddr, size_t len);
 const void *table_ptr(const struct module *m, uintptr_t vaddr, size_t len);
