@@ -418,12 +418,15 @@ void release_deps(struct module *m)
     m->nbound = 0;
 }
 
-/* Whether M holds HANDLE's object for a binding already: the system
- * loader's handles are its link_maps. */
+/* Whether M holds HANDLE's object already, for a binding or as a library
+ * it needs: the system loader's handles are its link_maps. */
 bool holds_bound_object(const struct module *m, const void *handle)
 {
     for (size_t i = 0; i < m->nbound; i++)
         if (m->bound[i] == handle)
+            return true;
+    for (size_t i = 0; i < m->ndeps; i++)
+        if (m->deps[i].counted && m->deps[i].host == handle)
             return true;
     return false;
 }

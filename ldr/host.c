@@ -323,15 +323,17 @@ static void *hold(const struct view *v)
 }
 
 /* Whether V's object may be read for the rest of the load: one the
- * program came with always; one loaded at run time once a reference of
- * ldr's own holds it, taken when a search first gets past its Bloom
+ * program came with always, and one a module of ldr's needs (a system
+ * library it had loaded: libgcc_s for a Rust plugin); another loaded at
+ * run time once a reference of ldr's own holds it, taken when a search
+ * first gets past its Bloom
  * filter (ldr's copy) and checked to be the object the list showed. Most
  * objects never answer a load: a reference on each, taken with a dlopen
  * whose search by name is linear, cost a host with hundreds of libraries
  * milliseconds a load. */
 static bool readable(struct view *v)
 {
-    if (v->initial || v->pin)
+    if (v->initial || v->pin || held_by_modules(v->map))
         return true;
     if (v->gone || !v->name[0])
         return false;
