@@ -441,11 +441,11 @@ static int apply_relr(struct pass *p)
     return 0;
 }
 
-/* The pages relocation is about to write, found without reading every
- * relocation: linkers sort a table by target, so from each entry read the
- * search gallops to the first entry on a later page. Only the pages of
- * entries read are marked, each in a writable segment; a table out of
- * order leaves some pages to fault as they are written, no more. */
+/* The pages relocation is about to write: one pass over the targets of
+ * the tables, each entry's page marked once, in a writable segment.
+ * Linkers sort a table's RELATIVE entries by target, and its others
+ * apart, not always in order (a Rust cdylib's: three runs), so that
+ * searching for where each page's entries end missed pages. */
 struct marks {
     const struct module *m;
     struct page_set *ps;
@@ -455,42 +455,18 @@ struct marks {
 
 static void mark(struct marks *mk, uintptr_t at)
 {
-    if (window_holds(mk->m, &mk->w, at))
+    if (at - mk->read_lo >= mk->read_hi - mk->read_lo && window_holds(mk->m, &mk->w, at))
         page_set_add(mk->ps, mk->m->base + at);
-}
-
-/* In a table sorted by target, where REL[LO] lies before END and REL[HI]
- * (if any) at or past it: the first entry at or past END. */
-static size_t first_from(const Elf64_Rela *rel, size_t lo, size_t hi, uintptr_t end)
-{
-    while (hi - lo > 1) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (rel[mid].r_offset < end)
-            lo = mid;
-        else
-            hi = mid;
-    }
-    return hi;
 }
 
 static void mark_table(struct marks *mk, const Elf64_Rela *rel, size_t n)
 {
-    for (size_t i = 0; i < n;) {
-        uintptr_t at = rel[i].r_offset, next;
-        /* RELRO read into memory is passed in one step (galloping page by
-         * page over libLLVM's 2 000 pages of it took 6 ms, most of it the
-         * faults of its 9 MiB table, which relocation then read again). */
-        if (at - mk->read_lo < mk->read_hi - mk->read_lo) {
-            next = mk->read_hi;
-        } else {
-            mark(mk, at);
-            next = (at / 4096 + 1) * 4096;
+    uintptr_t page = UINTPTR_MAX;
+    for (size_t i = 0; i < n; i++)
+        if (rel[i].r_offset / 4096 != page) {
+            page = rel[i].r_offset / 4096;
+            mark(mk, rel[i].r_offset);
         }
-        size_t step = 1;
-        while (step < n - i && rel[i + step].r_offset < next)
-            step *= 2;
-        i = first_from(rel, i + step / 2, step < n - i ? i + step : n, next);
-    }
 }
 
 static void mark_relr(struct marks *mk)

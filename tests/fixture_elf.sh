@@ -33,6 +33,13 @@ atleast libpointers.so RELATIVE 131072
 has libpointers_relr.so -d '\(RELR\)'
 [ "$(relocs libpointers_relr.so RELATIVE)" -eq 0 ] || bad "libpointers_relr.so: RELATIVE relocations left unpacked"
 
+# RELATIVE relocations, then the GOT's below the last of them: a table in
+# three sorted runs (readelf's offsets have one width: compared as text).
+atleast libthreeruns.so GLOB_DAT 200
+n=$(readelf -Wr "$B/libthreeruns.so" | awk '/\.rela\.dyn/ { on = 1; next } /\.rela\.plt/ { on = 0 }
+    on && /^[0-9a-f]+ / { v = "x" $1; if (v < last) d++; last = v } END { print d + 0 }')
+[ "$n" -ge 1 ] || bad "libthreeruns.so: its RELA table is sorted as a whole"
+
 # A writable segment far past the others, page-aligned segments: a gap.
 has libgap.so -l 'LOAD +0x[0-9a-f]+ 0x0+80000 .* RW +0x1000$'
 has libgap.so -l 'LOAD +0x[0-9a-f]+ 0x0+2000 .* R +0x1000$'

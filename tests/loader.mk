@@ -27,7 +27,7 @@ LOADER_FIXTURES = \
 	$(LF)/stub/libcyca.so $(LF)/libcycb.so $(LF)/libcyca.so \
 	$(LF)/stub/libmissing.so $(LF)/libmissing.so $(LF)/libunres.so \
 	$(LF)/libldrun.so $(LF)/libthr_a.so $(LF)/libthr_b.so $(LF)/libsparse.so \
-	$(LF)/libgap.so $(LF)/libpointers.so $(LF)/libpointers_relr.so $(LF)/libsysdeps.so \
+	$(LF)/libgap.so $(LF)/libpointers.so $(LF)/libpointers_relr.so $(LF)/libthreeruns.so $(LF)/libsysdeps.so \
 	$(LF)/loader-env.sh
 
 check_DATA += $(LOADER_FIXTURES)
@@ -53,6 +53,10 @@ $(LF)/libpointers.so: $(LF_SRC)/pointers.c
 $(LF)/libpointers_relr.so: $(LF_SRC)/pointers.c
 	$(LF_MK)
 	$(AM_V_GEN)$(LF_CC) -Wl,-z,pack-relative-relocs -o $@ $(LF_SRC)/pointers.c
+
+$(LF)/libthreeruns.so: $(LF_SRC)/threeruns.c
+	$(LF_MK)
+	$(AM_V_GEN)$(LF_CC) -Wl,-z,nopack-relative-relocs -o $@ $(LF_SRC)/threeruns.c
 
 $(LF)/libsysdeps.so: $(LF_SRC)/sysdeps.c
 	$(LF_MK)
@@ -274,7 +278,7 @@ EXTRA_DIST += tests/fixture_elf.sh tests/elf_checks.sh tests/ldrun.sh tests/syst
 	tests/fixtures/ldrun.c tests/fixtures/missing_link.c \
 	tests/fixtures/missing_link.map tests/fixtures/missing_run.c \
 	tests/fixtures/missing_run.map tests/fixtures/origin.c \
-	tests/fixtures/origindep.c tests/fixtures/reloc.c tests/fixtures/relr.c tests/fixtures/sparse.c tests/fixtures/pointers.c tests/fixtures/sysdeps.c tests/fixtures/gap.c \
+	tests/fixtures/origindep.c tests/fixtures/reloc.c tests/fixtures/relr.c tests/fixtures/sparse.c tests/fixtures/pointers.c tests/fixtures/threeruns.c tests/fixtures/sysdeps.c tests/fixtures/gap.c \
 	tests/fixtures/symbolic.c tests/fixtures/thr.c tests/fixtures/unres.c \
 	tests/fixtures/ver.c tests/fixtures/ver.map tests/fixtures/ver_old.c \
 	tests/fixtures/ver_old.map tests/fixtures/ver_user.c tests/fixtures/weak.c tests/fixtures/packed.c \
