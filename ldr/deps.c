@@ -175,7 +175,7 @@ static const char *cache_lookup(const char *name)
  * once. A library missing from the cache goes by name. */
 static const char *system_library_path(const char *name)
 {
-    const char *paths = getauxval(AT_SECURE) ? NULL : getenv("LD_LIBRARY_PATH");
+    const char *paths = getauxval(AT_SECURE) ? NULL : env_value("LD_LIBRARY_PATH");
     const char *cached = paths && *paths ? NULL : cache_lookup(name);
     return cached ? cached : name;
 }
@@ -303,7 +303,7 @@ int find_library(struct module *m, const char *name, struct elf_file *f)
                 if (p->rpath)
                     try_dirs(&s, p, p->rpath);
         if (!getauxval(AT_SECURE))
-            try_dirs(&s, m, getenv("LD_LIBRARY_PATH"));
+            try_dirs(&s, m, env_value("LD_LIBRARY_PATH"));
         if (m && m->runpath)
             try_dirs(&s, m, m->runpath);
         const char *cached = cache_lookup(name);

@@ -44,7 +44,7 @@ static bool huge_pages_usable(void)
     static int usable = -1;
     int u = __atomic_load_n(&usable, __ATOMIC_RELAXED);
     if (u < 0) {
-        const char *env = getenv("LDR_HUGEPAGES");
+        const char *env = env_value("LDR_HUGEPAGES");
         char setting[64] = "";
         int fd = env && strcmp(env, "0") == 0 ? -1 : open("/sys/kernel/mm/transparent_hugepage/enabled", O_RDONLY | O_CLOEXEC);
         if (fd >= 0) {

@@ -33,7 +33,7 @@ static const struct {
 
 static void setup_once(void)
 {
-    const char *spec = getenv("LDR_DEBUG");
+    const char *spec = env_value("LDR_DEBUG");
     if (!spec || !*spec)
         return;
     unsigned mask = 0;
@@ -56,7 +56,7 @@ static void setup_once(void)
     free(copy);
     out = stderr;
     /* A secure (setuid) process must not be made to write files. */
-    const char *file = getauxval(AT_SECURE) ? NULL : getenv("LDR_DEBUG_OUTPUT");
+    const char *file = getauxval(AT_SECURE) ? NULL : env_value("LDR_DEBUG_OUTPUT");
     if (mask && file && *file) {
         FILE *f = fopen(file, "ae");
         if (f) {
