@@ -19,8 +19,9 @@
 #include "bench.h"
 
 #define DEFAULT_RUNS 31
-/* The memory figures barely move from run to run: a few runs suffice. */
-#define MEM_RUNS 3
+/* The memory figures barely move from run to run: a few runs suffice
+ * (the resident pages move by a page or two: medians of five). */
+#define MEM_RUNS 5
 /* A helper that hangs is killed (the alarm survives exec) and reported. */
 #define HELPER_SECONDS 60
 /* The cells of a row after the library's name. */
