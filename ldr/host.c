@@ -45,6 +45,7 @@ struct view {
     bool local;     /* seen not answering for it, during this load */
     bool gone;      /* unloaded since the list was read, during this load */
     void *pin;      /* a reference held while a load looks into it */
+    bool held;      /* by a module's dependency, seen during this load */
     void *handle;   /* of an initial object, once a module needs it: kept */
     size_t nhashed; /* its GNU hash chains' length, once counted (+ 1) */
     /* Its version tables, read into its tables only once a search gets
@@ -326,15 +327,16 @@ static void *hold(const struct view *v)
  * program came with always, and one a module of ldr's needs (a system
  * library it had loaded: libgcc_s for a Rust plugin); another loaded at
  * run time once a reference of ldr's own holds it, taken when a search
- * first gets past its Bloom
- * filter (ldr's copy) and checked to be the object the list showed. Most
- * objects never answer a load: a reference on each, taken with a dlopen
- * whose search by name is linear, cost a host with hundreds of libraries
- * milliseconds a load. */
+ * first gets past its Bloom filter (ldr's copy) and checked to be the
+ * object the list showed. Most objects never answer a load: a reference
+ * on each, taken with a dlopen whose search by name is linear, cost a
+ * host with hundreds of libraries milliseconds a load. */
 static bool readable(struct view *v)
 {
-    if (v->initial || v->pin || held_by_modules(v->map))
+    if (v->initial || v->pin || v->held)
         return true;
+    if (held_by_modules(v->map))
+        return (v->held = true);
     if (v->gone || !v->name[0])
         return false;
     void *h = hold(v);
@@ -553,11 +555,13 @@ void host_begin(void)
 void host_end(void)
 {
     active = false;
-    for (size_t i = 0; i < nviews; i++)
+    for (size_t i = 0; i < nviews; i++) {
+        views[i].held = false;
         if (views[i].pin) {
             dlclose(views[i].pin);
             views[i].pin = NULL;
         }
+    }
 }
 
 /* From the span its segments cover, as ldr recorded it: an object's own
