@@ -385,9 +385,10 @@ void prefault(void *start, size_t len)
 void prefault_self(void)
 {
 #ifdef PIC
-    extern const Elf64_Ehdr __ehdr_start __attribute__((visibility("hidden")));
-    const Elf64_Ehdr *eh = &__ehdr_start;
-    const Elf64_Phdr *ph = (const Elf64_Phdr *)((const char *)eh + eh->e_phoff);
+    /* Declared of unknown size: the program headers follow the header. */
+    extern const unsigned char __ehdr_start[] __attribute__((visibility("hidden")));
+    const Elf64_Ehdr *eh = (const Elf64_Ehdr *)__ehdr_start;
+    const Elf64_Phdr *ph = (const Elf64_Phdr *)(__ehdr_start + eh->e_phoff);
     uintptr_t bias = 0, from = 0, to = 0;
     for (size_t i = 0; i < eh->e_phnum; i++)
         if (ph[i].p_type == PT_LOAD && ph[i].p_offset == 0)
