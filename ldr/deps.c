@@ -352,6 +352,8 @@ static int load_dep(struct load *ld, struct module *m, const char *name)
          * need not be, for a C++ plugin to load). */
         const char *given = system_library_path(name);
         h = dlopen(given, RTLD_LAZY | RTLD_LOCAL);
+        if (!h && given != name) /* a cache older than the files: the system loader's search */
+            h = dlopen(given = name, RTLD_LAZY | RTLD_LOCAL);
         if (!h)
             return fail(m->path, "system library %s: %s", name, dlerror());
         trace(T_FILES, "%s: needs %s: the system loader's copy, loaded %s%s", m->path, name,
