@@ -420,17 +420,24 @@ void release_deps(struct module *m)
     m->nbound = 0;
 }
 
+/* Whether M holds a reference on HANDLE's object as a library it needs:
+ * the system loader's handles are its link_maps. */
+bool holds_dep(const struct module *m, const void *handle)
+{
+    for (size_t i = 0; i < m->ndeps; i++)
+        if (m->deps[i].counted && m->deps[i].host == handle)
+            return true;
+    return false;
+}
+
 /* Whether M holds HANDLE's object already, for a binding or as a library
- * it needs: the system loader's handles are its link_maps. */
+ * it needs. */
 bool holds_bound_object(const struct module *m, const void *handle)
 {
     for (size_t i = 0; i < m->nbound; i++)
         if (m->bound[i] == handle)
             return true;
-    for (size_t i = 0; i < m->ndeps; i++)
-        if (m->deps[i].counted && m->deps[i].host == handle)
-            return true;
-    return false;
+    return holds_dep(m, handle);
 }
 
 /* HANDLE, a reference on a host object loaded at run time that one of M's

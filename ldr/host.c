@@ -251,9 +251,8 @@ static bool chain_holds(const uint32_t *g, uint32_t h)
 static bool held_by_modules(const struct link_map *map)
 {
     for (const struct module *m = first_module(); m; m = m->next)
-        for (size_t i = 0; i < m->ndeps; i++)
-            if (m->deps[i].counted && m->deps[i].host == (void *)map)
-                return true;
+        if (holds_dep(m, map))
+            return true;
     return false;
 }
 

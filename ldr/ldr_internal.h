@@ -380,6 +380,7 @@ int load_deps(struct load *ld);
 bool is_system_library(const char *name);
 int find_library(struct module *m, const char *name, struct elf_file *f);
 void release_deps(struct module *m);
+bool holds_dep(const struct module *m, const void *handle);
 bool holds_bound_object(const struct module *m, const void *handle);
 int hold_bound_object(struct module *m, void *handle);
 

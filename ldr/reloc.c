@@ -517,9 +517,8 @@ int prefault_relocations(struct module *m)
     if (!ps.bits)
         return fail(m->path, "out of memory");
     memset(ps.bits, 0, words * sizeof *ps.bits);
-    struct marks mk = {.m = m, .ps = &ps, .read_lo = m->relro_start, .read_hi = m->relro_read_end};
-    if (!mk.read_hi)
-        mk.read_lo = 0;
+    struct marks mk = {.m = m, .ps = &ps, .read_lo = m->relro_read_end ? m->relro_start : 0,
+                       .read_hi = m->relro_read_end};
     mark_relr(&mk);
     mark_table(&mk, m->rela, m->nrela);
     mark_table(&mk, m->jmprel, m->njmprel);
