@@ -53,7 +53,7 @@ static struct module *load_new(struct elf_file *f, int flags, struct load *ld)
     if (r == 0) {
         uint64_t t1 = t0 ? stats_now() : 0;
         ld->stats.map_ns = t1 - t0;
-        host_begin();
+        host_begin(ld);
         r = scope_build(ld) < 0 || relocate(ld) < 0 || check_initializers(ld) < 0 ? -1 : 0;
         if (t0)
             ld->stats.relocate_ns = stats_now() - t1 - ld->stats.bind_ns;

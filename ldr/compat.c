@@ -251,6 +251,8 @@ static void *glibc_library(const char *soname)
         if (strcmp(libs[i].soname, soname) == 0)
             return libs[i].handle;
     void *h = dlopen(soname, RTLD_NOW | RTLD_LOCAL);
+    if (!h)
+        dlerror(); /* the row then takes libc's definition: nothing for the host's dlerror() */
     if (h && i < sizeof libs / sizeof libs[0])
         libs[i].soname = soname, libs[i].handle = h;
     return h;
@@ -264,7 +266,7 @@ static const char *version_at(const char *file, const char *name, void *addr, co
     void *h = dlopen(file, RTLD_LAZY | RTLD_NOLOAD);
     const char *found = NULL;
     for (size_t i = NGLIBC; h && !found && i-- > 0;)
-        if (version_cmp(glibc_versions[i], max) <= 0 && dlvsym(h, name, glibc_versions[i]) == addr)
+        if (version_cmp(glibc_versions[i], max) <= 0 && system_lookup(h, name, glibc_versions[i]) == addr)
             found = glibc_versions[i];
     if (h)
         dlclose(h);
@@ -277,10 +279,10 @@ static const char *version_at(const char *file, const char *name, void *addr, co
  * functions are forwarders that do nothing until libpthread is initialized. */
 static void *host_default(const struct compat_rule *r, const char *name, Dl_info *info)
 {
-    void *addr = dlsym(RTLD_DEFAULT, name);
+    void *addr = system_lookup(RTLD_DEFAULT, name, NULL);
     if (r->target && (!addr || (dladdr(addr, info) && strncmp(base_name(info->dli_fname), "libc.so", 7) == 0))) {
         void *h = glibc_library(r->target);
-        void *own = h ? dlsym(h, name) : NULL;
+        void *own = h ? system_lookup(h, name, NULL) : NULL;
         if (own)
             addr = own;
     }
@@ -315,7 +317,7 @@ static bool older(const struct compat_rule *r, const struct symref *ref, struct 
 
 static bool rename_to(const struct compat_rule *r, struct binding *out)
 {
-    void *addr = r->version ? dlvsym(RTLD_DEFAULT, r->target, r->version) : dlsym(RTLD_DEFAULT, r->target);
+    void *addr = system_lookup(RTLD_DEFAULT, r->target, r->version);
     Dl_info info;
     if (!addr || !dladdr(addr, &info)) {
         out->where = "the host lacks the equivalent function too";

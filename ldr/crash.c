@@ -58,14 +58,16 @@ static struct {
 static void open_libunwind(void)
 {
     void *h = unw.init ? NULL : dlopen("libunwind.so.8", RTLD_NOW | RTLD_LOCAL);
-    if (!h)
+    if (!h) {
+        dlerror(); /* reports go without backtraces: the host's dlerror() has nothing to say */
         return;
-    *(void **)&unw.step = dlsym(h, NAME(unw_step));
-    *(void **)&unw.get_reg = dlsym(h, NAME(unw_get_reg));
-    *(void **)&unw.proc_name = dlsym(h, NAME(unw_get_proc_name));
-    *(void **)&unw.init = dlsym(h, NAME(unw_init_local2));
-    *(void **)&dyn_register = dlsym(h, "_U_dyn_register");
-    *(void **)&dyn_cancel = dlsym(h, "_U_dyn_cancel");
+    }
+    *(void **)&unw.step = system_lookup(h, NAME(unw_step), NULL);
+    *(void **)&unw.get_reg = system_lookup(h, NAME(unw_get_reg), NULL);
+    *(void **)&unw.proc_name = system_lookup(h, NAME(unw_get_proc_name), NULL);
+    *(void **)&unw.init = system_lookup(h, NAME(unw_init_local2), NULL);
+    *(void **)&dyn_register = system_lookup(h, "_U_dyn_register", NULL);
+    *(void **)&dyn_cancel = system_lookup(h, "_U_dyn_cancel", NULL);
     if (!unw.step || !unw.get_reg || !unw.proc_name)
         unw.init = NULL;
     if (!unw.init || !dyn_cancel)

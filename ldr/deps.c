@@ -351,6 +351,7 @@ static int load_dep(struct load *ld, struct module *m, const char *name)
          * modules are bound at load; libstdc++'s thousand PLT entries
          * need not be, for a C++ plugin to load). */
         const char *given = system_library_path(name);
+        unsigned long long added = host_objects_added();
         h = dlopen(given, RTLD_LAZY | RTLD_LOCAL);
         if (!h && given != name) /* a cache older than the files: the system loader's search */
             h = dlopen(given = name, RTLD_LAZY | RTLD_LOCAL);
@@ -358,7 +359,9 @@ static int load_dep(struct load *ld, struct module *m, const char *name)
             return fail(m->path, "system library %s: %s", name, dlerror());
         trace(T_FILES, "%s: needs %s: the system loader's copy, loaded %s%s", m->path, name,
               given == name ? "by its own search for " : "from ", given);
-        return add_dep(m, (struct dep){.host = h, .counted = true});
+        /* A library already there came back as it was; otherwise it is
+         * new, and this dlopen's. */
+        return add_dep(m, (struct dep){.host = h, .counted = true, .brought = host_objects_added() != added});
     }
     h = host_object_named(name);
     if (h) {

@@ -520,7 +520,36 @@ static void update_views(void)
     dl_iterate_phdr(update_locked, NULL);
 }
 
-void host_begin(void)
+/* How many objects the system loader has ever added to the process. */
+static int count_added(struct dl_phdr_info *info, size_t size, void *data)
+{
+    (void)size;
+    *(unsigned long long *)data = info->dlpi_adds;
+    return 1;
+}
+
+unsigned long long host_objects_added(void)
+{
+    unsigned long long added = 0;
+    dl_iterate_phdr(count_added, &added);
+    return added;
+}
+
+/* Whether LD's own dlopen brought MAP's object into the process: loaded
+ * RTLD_LOCAL since, it is in no global scope, and a search of the global
+ * scope passes it over (the module finds it in its own scope, as a library
+ * it needs) without asking dlsym(RTLD_DEFAULT), whose failure costs an
+ * error message made and thrown away. */
+static bool brought_by(const struct load *ld, const struct link_map *map)
+{
+    for (size_t i = 0; i < ld->nmods; i++)
+        for (size_t j = 0; j < ld->mods[i]->ndeps; j++)
+            if (ld->mods[i]->deps[j].brought && ld->mods[i]->deps[j].host == map)
+                return true;
+    return false;
+}
+
+void host_begin(const struct load *ld)
 {
     update_views();
     all_misses = 0;
@@ -532,7 +561,7 @@ void host_begin(void)
     all_key = 0;
     for (size_t i = 0; i < nviews; i++) {
         struct view *v = &views[i];
-        v->local = false; /* the host may have made it global since */
+        v->local = !v->initial && brought_by(ld, v->map); /* others: the host may have made it global since */
         v->gone = false;
         if (v->usable && nf) {
             if (!v->initial && first_runtime == SIZE_MAX)
@@ -607,12 +636,25 @@ static struct module *view_at(const void *addr)
     return v->usable ? searchable(v) : NULL;
 }
 
-/* REF as the system loader's dlsym or dlvsym finds it in HANDLE: for
- * what only it can answer, this thread's instance of a TLS variable (it
- * may allocate the block now), the chosen copy of a unique symbol. */
+/* NAME (at VERSION, unless NULL) as the system loader's dlsym or dlvsym
+ * finds it in HANDLE. ldr asks such questions on its own account, and
+ * "not there" is an answer: a failure leaves no message behind for the
+ * host's next dlerror(), which after a successful load has nothing to
+ * report, as after a dlopen. */
+void *system_lookup(void *handle, const char *name, const char *version)
+{
+    void *addr = version ? dlvsym(handle, name, version) : dlsym(handle, name);
+    if (!addr)
+        dlerror();
+    return addr;
+}
+
+/* REF as the system loader finds it in HANDLE: for what only it can
+ * answer, this thread's instance of a TLS variable (it may allocate the
+ * block now), the chosen copy of a unique symbol. */
 static void *system_answer(void *handle, const struct symref *ref)
 {
-    return ref->version ? dlvsym(handle, ref->name, ref->version) : dlsym(handle, ref->name);
+    return system_lookup(handle, ref->name, ref->version);
 }
 
 /* One Bloom filter for every name any of the objects the program came with
@@ -774,9 +816,9 @@ static void *find_global(struct symref *ref)
             void *scope = global_scope();
             if (!scope)
                 return NULL;
-            void *theirs = dlsym(scope, ref->name);
+            void *theirs = system_lookup(scope, ref->name, NULL);
             if (!theirs && ref->version)
-                theirs = dlvsym(scope, ref->name, ref->version);
+                theirs = system_answer(scope, ref);
             if (!theirs || object_of(theirs) != v->map) {
                 v->local = true;
                 answered = NULL;
@@ -865,9 +907,9 @@ void *host_find(void *handle, struct symref *ref)
     for (size_t i = 0; handle != RTLD_DEFAULT && i < nviews; i++)
         if (views[i].map == handle && views[i].initial && !views[i].handle)
             views[i].handle = hold(&views[i]);
-    void *first = dlsym(handle, ref->name);
+    void *first = system_lookup(handle, ref->name, NULL);
     if (!first)
-        return ref->version ? dlvsym(handle, ref->name, ref->version) : NULL;
+        return ref->version ? system_answer(handle, ref) : NULL;
     if (ref->newest && !ref->version)
         return first;
     lock_modules();
@@ -877,7 +919,7 @@ void *host_find(void *handle, struct symref *ref)
     unlock_modules();
     if (addr)
         return addr;
-    return ref->version ? dlvsym(handle, ref->name, ref->version) : first;
+    return ref->version ? system_answer(handle, ref) : first;
 }
 
 /* The handle of NAME when NAME is one of the objects loaded with the

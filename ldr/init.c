@@ -213,7 +213,7 @@ static void run_thread_list(void *p)
 
 static void setup_thread_dtors(void)
 {
-    host_thread_atexit = (int (*)(void (*)(void *), void *, void *))dlsym(RTLD_DEFAULT, "__cxa_thread_atexit_impl");
+    host_thread_atexit = (int (*)(void (*)(void *), void *, void *))system_lookup(RTLD_DEFAULT, "__cxa_thread_atexit_impl", NULL);
     if (!host_thread_atexit)
         pthread_key_create(&dtor_key, run_thread_list);
 }

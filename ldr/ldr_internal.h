@@ -21,6 +21,7 @@ struct dep {
     struct module *mod;
     void *host;
     bool counted; /* host is a reference of ldr's, from dlopen */
+    bool brought; /* ldr's dlopen (RTLD_LOCAL) brought it into the process */
 };
 
 /* One handler registered through __cxa_atexit by a module's code. */
@@ -345,7 +346,9 @@ void symcache_add(struct module *m, const char *name, size_t len, uint32_t key, 
 void symcache_free(struct module *m);
 
 /* host.c: definitions the system loader's objects offer. */
-void host_begin(void);
+struct load;
+void host_begin(const struct load *ld);
+unsigned long long host_objects_added(void);
 void host_end(void);
 void *host_symbol_in(const char *lib, const char *name);
 void *host_startup_object(const char *name);
@@ -358,6 +361,7 @@ const struct module *host_view_of(void *handle, bool *covered);
 const struct module *host_view_named(const char *name, bool *covered);
 void *host_view_find(const struct module *view, struct symref *ref);
 void host_describe(const void *addr, const char **file, const char **sym);
+void *system_lookup(void *handle, const char *name, const char *version);
 const struct module *host_next_view(size_t *i);
 
 /* hooks.c: ldr's own implementations of what glibc gives its modules. */

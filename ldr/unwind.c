@@ -40,8 +40,8 @@ static bool find_unwinder(void)
     void *h = dlopen("libgcc_s.so.1", RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD);
     if (!h)
         return false;
-    register_frame = (void (*)(const void *))dlsym(h, "__register_frame");
-    deregister_frame = (void (*)(const void *))dlsym(h, "__deregister_frame");
+    register_frame = (void (*)(const void *))system_lookup(h, "__register_frame", NULL);
+    deregister_frame = (void (*)(const void *))system_lookup(h, "__deregister_frame", NULL);
     if (!deregister_frame)
         register_frame = NULL;
     return register_frame;

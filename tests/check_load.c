@@ -254,6 +254,29 @@ START_TEST(test_runtime_global_and_local)
 }
 END_TEST
 
+/* A load leaves the host's dlerror() as a dlopen leaves it: nothing to
+ * report after a success, though ldr asked the system loader questions
+ * whose answer was no. Here the host loaded libcycb.so RTLD_LOCAL, and
+ * libcyca.so, which needs it, binds to that copy through its own scope:
+ * dlsym(RTLD_DEFAULT) finds none of libcycb's names. */
+START_TEST(test_load_leaves_no_dlerror)
+{
+    void *dep = dlopen(fixture("libcycb.so"), RTLD_NOW | RTLD_LOCAL);
+    ck_assert_msg(dep != NULL, "%s", dlerror());
+    void *h = dlopen(fixture("libcyca.so"), RTLD_NOW | RTLD_LOCAL);
+    ck_assert_msg(h != NULL, "%s", dlerror());
+    const char *theirs = dlerror();
+    ck_assert_msg(theirs == NULL, "the system loader's dlopen left: %s", theirs);
+    ldr_module *m = open_ok(fixture("libcyca.so"), 0);
+    const char *ours = dlerror();
+    ck_assert_msg(ours == NULL, "ldr_open left for dlerror(): %s", ours);
+    ck_assert_int_eq(((intfn *)sym_ok(m, "cyca_call"))(), ((intfn *)dlsym(h, "cyca_call"))());
+    close_ok(m);
+    dlclose(h);
+    dlclose(dep);
+}
+END_TEST
+
 /* The host's list of objects loses one from its middle and gains one at
  * its end between loads: each load sees the list as it is then. */
 START_TEST(test_host_list_changes_between_loads)
@@ -849,6 +872,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, test_runtime_host_dep_held);
     tcase_add_test(tc, test_host_dep_same_file);
     tcase_add_test(tc, test_runtime_global_and_local);
+    tcase_add_test(tc, test_load_leaves_no_dlerror);
     tcase_add_test(tc, test_host_list_changes_between_loads);
     tcase_add_test(tc, test_host_dep_tables_after_list_change);
     tcase_add_test(tc, test_sym_in_host_dep);

@@ -16,17 +16,18 @@ bad() {
     fail=1
 }
 
-# run [DIR]: ldrun LIB sysdeps_run under LD_DEBUG=libs, with DIR as
+# run [DIR]: ldrun LIB sysdeps_run under LD_DEBUG=libs,symbols, with DIR as
 # LD_LIBRARY_PATH; the system loader's lines after the program started in
-# $T/rt, LDR_DEBUG's in $T/ldr. The program itself runs, not libtool's
+# $T/rt, LDR_DEBUG's in $T/ldr. Without crash reports: their libunwind,
+# loaded at run time, defines _Unwind_GetIP too. The program itself runs, not libtool's
 # wrapper, which sets LD_LIBRARY_PATH: the system loader's --library-path
 # (which stands for LD_LIBRARY_PATH, DIR's too) finds libldr. Run so, the
 # system loader's own start-up allocations look leaked to LeakSanitizer.
 run() {
     rm -f "$T/ldr"
-    env ${1:+LD_LIBRARY_PATH="$1"} ASAN_OPTIONS=detect_leaks=0 LD_DEBUG=libs LD_DEBUG_OUTPUT="$T/ld" LDR_DEBUG=files LDR_DEBUG_OUTPUT="$T/ldr" \
+    env ${1:+LD_LIBRARY_PATH="$1"} ASAN_OPTIONS=detect_leaks=0 LD_DEBUG=libs,symbols LD_DEBUG_OUTPUT="$T/ld" LDR_DEBUG=files LDR_DEBUG_OUTPUT="$T/ldr" \
         /lib64/ld-linux-x86-64.so.2 --library-path "$LDR_BUILD/.libs${1:+:$1}" "$LDR_BUILD/.libs/ldrun" \
-        "$LIB" sysdeps_run >/dev/null 2>"$T/err"
+        --no-crash-report "$LIB" sysdeps_run >/dev/null 2>"$T/err"
     got=$?
     [ "$got" -eq 3 ] || bad "ldrun ${1:+(LD_LIBRARY_PATH=$1) }: exit $got, want 3 (stderr: $(head -5 "$T/err"))"
     cat "$T"/ld.* >"$T/all" 2>/dev/null
@@ -45,6 +46,11 @@ if grep -q 'calling init: .*/libm\.so\.6' "$T/rt"; then
         grep -qF "needs $lib: the system loader's copy, loaded from $want" "$T/ldr" ||
             bad "LDR_DEBUG=files does not say $lib came from $want: $(cat "$T/ldr")"
     done
+    # Brought in by ldr's own dlopen, RTLD_LOCAL, they are in no global
+    # scope: the load does not ask dlsym(RTLD_DEFAULT) about their names
+    # (each failing answer is an error message made and thrown away).
+    grep -E 'symbol=(cbrt|_Unwind_GetIP);' "$T/rt" >"$T/asked" &&
+        bad "the global scope was asked for the names of libraries ldr had just loaded: $(head -3 "$T/asked")"
     want=$(ldconfig -p | grep -F "	libm.so.6 (libc6,x86-64) => " | sed 's/.* => //' | head -1)
 
     # LD_LIBRARY_PATH comes before the cache: the system loader searches.
