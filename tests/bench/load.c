@@ -3,7 +3,7 @@
  * prints "OPEN_NS CLOSE_NS", or "refused: REASON" and exits 2.
  * Only the open and the close calls are timed: process start-up and the
  * link of this program cost the same for both loaders and are left out.
- *     bench-load -m [-w] ldr|dl PATH
+ *     bench-load -m [-w] [-a SLOT] ldr|dl PATH
  * opens without timing and prints what the open left in memory:
  * "HEAP_BYTES RSS_BYTES SPAN_BYTES". HEAP is mallinfo2() uordblks + hblkhd
  * after the open minus before: after start-up the system loader allocates
@@ -19,7 +19,8 @@
  * of the /proc/self/smaps entries inside the library's own image, the
  * page span of its PT_LOAD segments (SPAN) at the load bias the loader
  * chose: the pages its load touched, and those the kernel mapped around
- * them, the file read into the page cache first. The memory runs are
+ * them, the file read into the page cache first, with the image placed
+ * SLOT pages past a 64 KiB boundary (place_next). The memory runs are
  * separate from the timed ones, so reading the figures costs the timed
  * calls nothing. */
 #include <dlfcn.h>
@@ -30,7 +31,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -120,12 +123,34 @@ static void cache_file(const char *path)
         close(fd);
 }
 
+/* The next mapping of SPAN bytes placed SLOT pages past a 64 KiB
+ * boundary. A fault maps the cached pages around it in its 64 KiB-aligned
+ * window, so which of the image's pages end up resident follows where the
+ * image lies in those windows: the Rust cdylib had 65 to 80 pages
+ * resident by its randomized address alone, under either loader. The
+ * memory runs give both loaders the same placements. The kernel hands out
+ * addresses top down, a new mapping where a probe of its size lands; a
+ * pad at the top of that range moves it down. Both loaders map an image
+ * first, as one reservation of its page span. */
+static void place_next(size_t span, unsigned slot)
+{
+    void *probe = mmap(NULL, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (probe == MAP_FAILED)
+        return;
+    munmap(probe, span);
+    uintptr_t at = (uintptr_t)probe, want = (at & ~(uintptr_t)0xffff) + slot % 16 * PAGE;
+    if (want > at)
+        want -= 0x10000;
+    if (at > want) /* the pad stays: the process measures once and ends */
+        mmap((void *)(want + span), at - want, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+}
+
 static void *open_with(int use_ldr, const char *path)
 {
     return use_ldr ? (void *)ldr_open(path, 0) : dlopen(path, RTLD_NOW | RTLD_LOCAL);
 }
 
-static int measure_memory(int use_ldr, const char *path, bool warm)
+static int measure_memory(int use_ldr, const char *path, bool warm, int slot)
 {
     uintptr_t lo, hi;
     if (load_span(path, &lo, &hi) < 0) {
@@ -140,6 +165,8 @@ static int measure_memory(int use_ldr, const char *path, bool warm)
         }
     }
     cache_file(path);
+    if (slot >= 0)
+        place_next(hi - lo, (unsigned)slot);
     size_t before = heap_in_use();
     void *h = open_with(use_ldr, path);
     size_t after = heap_in_use();
@@ -174,23 +201,26 @@ static int measure_memory(int use_ldr, const char *path, bool warm)
 
 int main(int argc, char **argv)
 {
-    int memory = 0, bad = 0, opt;
+    int memory = 0, bad = 0, opt, slot = -1;
     bool warm = false;
-    while ((opt = getopt(argc, argv, "mw")) != -1)
+    while ((opt = getopt(argc, argv, "mwa:")) != -1)
         if (opt == 'm')
             memory = 1;
         else if (opt == 'w')
             warm = true;
+        else if (opt == 'a')
+            slot = atoi(optarg);
         else
             bad = 1;
-    if (bad || argc - optind != 2 || (strcmp(argv[optind], "ldr") && strcmp(argv[optind], "dl")) || (warm && !memory)) {
-        fprintf(stderr, "usage: bench-load ldr|dl PATH\n       bench-load -m [-w] ldr|dl PATH\n");
+    if (bad || argc - optind != 2 || (strcmp(argv[optind], "ldr") && strcmp(argv[optind], "dl")) ||
+        ((warm || slot >= 0) && !memory)) {
+        fprintf(stderr, "usage: bench-load ldr|dl PATH\n       bench-load -m [-w] [-a SLOT] ldr|dl PATH\n");
         return 64;
     }
     int use_ldr = !strcmp(argv[optind], "ldr");
     const char *path = argv[optind + 1];
     if (memory)
-        return measure_memory(use_ldr, path, warm);
+        return measure_memory(use_ldr, path, warm, slot);
 
     struct timespec t0, t1, t2;
     clock_gettime(CLOCK_MONOTONIC, &t0);
