@@ -167,6 +167,13 @@ static const char *cache_lookup(const char *name)
     return NULL;
 }
 
+/* LD_LIBRARY_PATH, which a setuid (secure) process ignores, as the
+ * system loader does. */
+static const char *library_path_env(void)
+{
+    return getauxval(AT_SECURE) ? NULL : env_value("LD_LIBRARY_PATH");
+}
+
 /* What dlopen is given for a system library: the path /etc/ld.so.cache
  * names for it, where the system loader's own search would end there too
  * (no LD_LIBRARY_PATH before it). Given a bare name, the system loader
@@ -175,7 +182,7 @@ static const char *cache_lookup(const char *name)
  * once. A library missing from the cache goes by name. */
 static const char *system_library_path(const char *name)
 {
-    const char *paths = getauxval(AT_SECURE) ? NULL : env_value("LD_LIBRARY_PATH");
+    const char *paths = library_path_env();
     const char *cached = paths && *paths ? NULL : cache_lookup(name);
     return cached ? cached : name;
 }
@@ -302,8 +309,7 @@ int find_library(struct module *m, const char *name, struct elf_file *f)
             for (struct module *p = m; p; p = p->parent)
                 if (p->rpath)
                     try_dirs(&s, p, p->rpath);
-        if (!getauxval(AT_SECURE))
-            try_dirs(&s, m, env_value("LD_LIBRARY_PATH"));
+        try_dirs(&s, m, library_path_env());
         if (m && m->runpath)
             try_dirs(&s, m, m->runpath);
         const char *cached = cache_lookup(name);

@@ -9,7 +9,6 @@
 
 #include "ldr_internal.h"
 
-#define PAGE 4096u
 /* The first read of a file, and the most of a small library's first
  * segment kept (keep_tables). */
 #define HEAD 4096u

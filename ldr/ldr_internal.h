@@ -15,6 +15,11 @@
 
 #define LDR_API __attribute__((visibility("default")))
 
+/* The page size of x86-64 Linux, which segments are aligned to. */
+#define PAGE 4096u
+#define PAGE_DOWN(x) ((x) & ~(uintptr_t)(PAGE - 1))
+#define PAGE_UP(x) PAGE_DOWN((x) + PAGE - 1)
+
 /* A dependency is either a module ldr loaded or a library the system
  * loader owns (the C runtime, or one the host had already). */
 struct dep {

@@ -56,8 +56,8 @@ static bool on_writable_page(const struct module *m, uintptr_t vaddr, size_t len
 {
     for (size_t i = 0; i < m->phnum; i++) {
         const Elf64_Phdr *p = &m->phdr[i];
-        if (p->p_type == PT_LOAD && (p->p_flags & PF_W) && p->p_memsz && p->p_vaddr / 4096 <= (vaddr + len - 1) / 4096 &&
-            vaddr / 4096 <= (p->p_vaddr + p->p_memsz - 1) / 4096)
+        if (p->p_type == PT_LOAD && (p->p_flags & PF_W) && p->p_memsz && p->p_vaddr / PAGE <= (vaddr + len - 1) / PAGE &&
+            vaddr / PAGE <= (p->p_vaddr + p->p_memsz - 1) / PAGE)
             return true;
     }
     return false;

@@ -12,9 +12,6 @@
 
 #include "ldr_internal.h"
 
-#define PAGE 4096u
-#define PAGE_DOWN(x) ((x) & ~(uintptr_t)(PAGE - 1))
-#define PAGE_UP(x) PAGE_DOWN((x) + PAGE - 1)
 #define HUGE_PAGE ((uintptr_t)2 << 20)
 
 static int prot_of(unsigned flags)

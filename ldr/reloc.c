@@ -463,8 +463,8 @@ static void mark_table(struct marks *mk, const Elf64_Rela *rel, size_t n)
 {
     uintptr_t page = UINTPTR_MAX;
     for (size_t i = 0; i < n; i++)
-        if (rel[i].r_offset / 4096 != page) {
-            page = rel[i].r_offset / 4096;
+        if (rel[i].r_offset / PAGE != page) {
+            page = rel[i].r_offset / PAGE;
             mark(mk, rel[i].r_offset);
         }
 }
@@ -509,9 +509,8 @@ int prefault_relocations(struct module *m)
     if (hi <= lo)
         return 0;
     uint64_t local[64];
-    struct page_set ps = {.first = (m->base + lo) & ~(uintptr_t)4095};
-    ps.npages = ((m->base + hi + 4095) & ~(uintptr_t)4095) - ps.first;
-    ps.npages /= 4096;
+    struct page_set ps = {.first = PAGE_DOWN(m->base + lo)};
+    ps.npages = (PAGE_UP(m->base + hi) - ps.first) / PAGE;
     size_t words = (ps.npages + 63) / 64;
     ps.bits = words <= sizeof local / sizeof *local ? local : malloc(words * sizeof *ps.bits);
     if (!ps.bits)
